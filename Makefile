@@ -1,0 +1,45 @@
+# The two commands of the README: `make dev` and `make test`. Everything they need is
+# installed into .cache/ (ignored) or the usual tool caches, and reused on the next run.
+
+SHELL := /bin/bash
+CACHE := .cache
+UV_VERSION := 0.13.9
+UV := $(CACHE)/tools/bin/uv
+RUN := $(UV) run --locked --no-sync
+PACKAGES := contracts/src services/access/src services/billing-view/src services/notifier/src \
+            services/gateway/src deploy/local/src tools/billing-simulator/src
+
+.PHONY: dev test sync system stack-install lint typecheck unit-and-integration schemas clean-stack
+
+$(UV):
+	python3 -m venv $(CACHE)/tools
+	$(CACHE)/tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+sync: $(UV)
+	$(UV) sync --locked --all-packages --quiet
+
+# Debian packages the stack and the browser tests need (Java, Maven, Go are on the machine).
+system:
+	@bash deploy/local/ensure-system.sh
+
+stack-install: sync
+	$(RUN) portal-localstack install
+
+dev: system stack-install
+	$(RUN) portal-localstack up
+
+lint: sync
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: sync
+	$(RUN) mypy $(PACKAGES) tests
+
+schemas: sync
+	$(RUN) portal-contracts export-schemas
+
+test: system stack-install lint typecheck
+	$(RUN) pytest
+
+clean-stack:
+	rm -rf $(CACHE)/stack

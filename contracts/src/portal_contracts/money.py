@@ -1,0 +1,16 @@
+"""Money is integer minor units plus an ISO 4217 code, never a float."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
+class Money(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    amount_minor: int = Field(description="Amount in the currency's minor unit (cents).")
+    currency: CurrencyCode
