@@ -56,6 +56,9 @@ class TopicSpec:
 
 _UPSTREAM = ("billing-system",)
 _STATE_CONSUMERS = (ConsumerGroup.BILLING_VIEW,)
+# The notifier keeps its own small branding projection (entity name and logo, bill group
+# name) so that a verification email never waits on another service.
+_BRANDING_CONSUMERS = (ConsumerGroup.BILLING_VIEW, ConsumerGroup.NOTIFIER)
 
 TOPICS: dict[str, TopicSpec] = {
     spec.name: spec
@@ -68,7 +71,7 @@ TOPICS: dict[str, TopicSpec] = {
             "entity_id",
             "Entity state (name, logo) at a version.",
             _UPSTREAM,
-            _STATE_CONSUMERS,
+            _BRANDING_CONSUMERS,
             True,
         ),
         TopicSpec(
@@ -79,7 +82,7 @@ TOPICS: dict[str, TopicSpec] = {
             "bill_group_id",
             "Bill group state at a version.",
             _UPSTREAM,
-            (ConsumerGroup.BILLING_VIEW, ConsumerGroup.ACCESS),
+            (*_BRANDING_CONSUMERS, ConsumerGroup.ACCESS),
             True,
         ),
         TopicSpec(

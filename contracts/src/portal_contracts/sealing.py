@@ -1,0 +1,48 @@
+"""The verification link and code travel through Kafka sealed, never in plaintext.
+
+access seals `{link, code}` with `SEAL_KEY` (a Fernet key: AES-128-CBC + HMAC-SHA256, with a
+timestamp); only the notifier, which holds the same key, can open it. Keys rotate with
+`SEAL_KEYS` (comma-separated, newest first): the first seals, all of them open.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+
+class SealError(ValueError):
+    """The sealed value was tampered with, expired, or sealed with an unknown key."""
+
+
+@dataclass(frozen=True)
+class SignInSecret:
+    link: str
+    code: str
+
+
+def _fernet(keys: str) -> MultiFernet:
+    parts = [k.strip() for k in keys.split(",") if k.strip()]
+    if not parts:
+        raise SealError("no sealing key configured")
+    return MultiFernet([Fernet(k.encode()) for k in parts])
+
+
+def seal(secret: SignInSecret, keys: str) -> str:
+    body = json.dumps({"link": secret.link, "code": secret.code}).encode()
+    return _fernet(keys).encrypt(body).decode()
+
+
+def unseal(sealed: str, keys: str, ttl_seconds: int | None = None) -> SignInSecret:
+    try:
+        body = _fernet(keys).decrypt(sealed.encode(), ttl=ttl_seconds)
+    except InvalidToken as exc:
+        raise SealError("sealed value cannot be opened with the configured keys") from exc
+    data = json.loads(body)
+    return SignInSecret(link=str(data["link"]), code=str(data["code"]))
+
+
+def new_key() -> str:
+    return Fernet.generate_key().decode()
