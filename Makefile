@@ -26,7 +26,7 @@ stack-install: sync
 	$(RUN) portal-localstack install
 
 dev: system stack-install
-	$(RUN) portal-localstack up
+	$(RUN) portal-dev
 
 lint: sync
 	$(RUN) ruff check .

@@ -98,7 +98,7 @@ def stack() -> Iterator[StackHandle]:
             endpoints = local.start()
             cleanup.callback(local.stop)
             handle = StackHandle(endpoints, local, "local", local.ready_seconds)
-        _prepare_aws(handle)
+        prepare_aws(handle.endpoints.aws_endpoint_url)
         yield handle
 
 
@@ -108,10 +108,11 @@ def _remove(local: LocalStack) -> None:
     shutil.rmtree(local.base, ignore_errors=True)
 
 
-def _prepare_aws(handle: StackHandle) -> None:
+def prepare_aws(endpoint_url: str) -> None:
+    """Verify the portal's sender domain in moto (SES rejects unverified senders)."""
     ses = boto3.client(
         "sesv2",
-        endpoint_url=handle.endpoints.aws_endpoint_url,
+        endpoint_url=endpoint_url,
         region_name=AWS_REGION,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",  # noqa: S106 - moto's fixed fake credentials

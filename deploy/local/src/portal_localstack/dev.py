@@ -1,0 +1,397 @@
+"""`portal-dev` (what `make dev` runs): the whole portal locally, with demo data.
+
+Starts the local stack, the four services and the simulator's `respond` loop as child
+processes, seeds the demo scenario, opens the portal on the demo bill groups, and prints the
+links. Every process logs to its own file and to one console view, each line tagged with the
+service name. Ctrl-C (or SIGTERM) stops the services first, then the servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+import httpx
+from cryptography.fernet import Fernet
+
+from portal_localstack.ports import free_port
+from portal_localstack.process import ServerDiedError, log_tail
+from portal_localstack.stack import LocalStack, Ports
+from portal_localstack.testing import AWS_REGION, SENDER_DOMAIN, prepare_aws
+
+COLOURS = {
+    "access": "\033[36m",
+    "billing-view": "\033[35m",
+    "notifier": "\033[33m",
+    "gateway": "\033[32m",
+    "simulator": "\033[34m",
+}
+RESET = "\033[0m"
+
+
+@dataclass(frozen=True)
+class ServicePorts:
+    gateway: int
+    access: int
+    billing_view: int
+    notifier: int
+
+    @classmethod
+    def from_env(cls) -> ServicePorts:
+        return cls(
+            gateway=int(os.environ.get("GATEWAY_PORT", "8000")),
+            access=int(os.environ.get("ACCESS_PORT", "8010")),
+            billing_view=int(os.environ.get("BILLING_VIEW_PORT", "8020")),
+            notifier=int(os.environ.get("NOTIFIER_PORT", "8030")),
+        )
+
+    @classmethod
+    def free(cls) -> ServicePorts:
+        return cls(free_port(), free_port(), free_port(), free_port())
+
+
+@dataclass
+class DevSecrets:
+    """Generated once per dev stack and kept beside its data: nothing secret is committed."""
+
+    internal_api_token: str
+    seal_key: str
+    csrf_secret: str
+    admin_api_key: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> DevSecrets:
+        if path.exists():
+            return cls(**json.loads(path.read_text()))
+        created = cls(
+            internal_api_token=secrets.token_urlsafe(32),
+            seal_key=Fernet.generate_key().decode(),
+            csrf_secret=secrets.token_urlsafe(32),
+        )
+        created.save(path)
+        return created
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.__dict__, indent=2))
+        path.chmod(0o600)
+
+
+def _console_line(name: str, raw: str, colour: bool) -> str:
+    text = raw.rstrip("\n")
+    try:
+        entry = json.loads(text)
+    except ValueError:
+        entry = None
+    if isinstance(entry, dict) and "msg" in entry:
+        ts = str(entry.get("ts", ""))[11:19] or datetime.now().strftime("%H:%M:%S")
+        level = str(entry.get("level", "info")).upper()
+        skip = {"ts", "level", "msg", "service", "logger"}
+        extras = " ".join(f"{k}={v}" for k, v in entry.items() if k not in skip)
+        text = f"{ts} {level:<7} {entry['msg']}" + (f"  {extras}" if extras else "")
+    tag = f"{name:>12} |"
+    if colour:
+        tag = f"{COLOURS.get(name, '')}{tag}{RESET}"
+    return f"{tag} {text}"
+
+
+class ServiceProcess:
+    """A service child process whose output goes to its log file and the console view."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.name = name
+        self.argv = argv
+        self.env = env
+        self.log_path = log_path
+        self.proc: subprocess.Popen[str] | None = None
+        self._pump: threading.Thread | None = None
+
+    def start(self, console: IO[str] | None, colour: bool) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(  # noqa: S603 - argv is built by this module
+            self.argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **self.env},
+            text=True,
+            bufsize=1,
+            start_new_session=True,
+        )
+        self._pump = threading.Thread(target=self._copy, args=(console, colour), daemon=True)
+        self._pump.start()
+
+    def _copy(self, console: IO[str] | None, colour: bool) -> None:
+        assert self.proc is not None
+        assert self.proc.stdout is not None
+        with self.log_path.open("a") as log:
+            for line in self.proc.stdout:
+                log.write(line)
+                log.flush()
+                if console is not None:
+                    console.write(_console_line(self.name, line, colour) + "\n")
+                    console.flush()
+
+    def check_alive(self) -> None:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise ServerDiedError(
+                f"{self.name} exited with code {self.proc.returncode}; last lines of "
+                f"{self.log_path}:\n{log_tail(self.log_path)}"
+            )
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+class DevPortal:
+    def __init__(
+        self,
+        name: str,
+        ports: Ports,
+        service_ports: ServicePorts,
+        *,
+        fresh: bool,
+        console: IO[str] | None,
+    ) -> None:
+        self.stack = LocalStack(name, ports, fresh=fresh)
+        self.ports = service_ports
+        self.console = console
+        self.colour = bool(console is not None and console.isatty())
+        self.secrets = DevSecrets.load_or_create(self.stack.base / "secrets.json")
+        self.logs = self.stack.base / "logs"
+        self.services: list[ServiceProcess] = []
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.gateway}"
+
+    def service_env(self) -> dict[str, str]:
+        endpoints = self.stack.endpoints
+        return {
+            **endpoints.as_env(),
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": AWS_REGION,
+            "AWS_DEFAULT_REGION": AWS_REGION,
+            "ENVIRONMENT": "local",
+            "HTTP_HOST": "127.0.0.1",
+            "INTERNAL_API_TOKEN": self.secrets.internal_api_token,
+            "SEAL_KEYS": self.secrets.seal_key,
+            "CSRF_SECRET": self.secrets.csrf_secret,
+            "PORTAL_PUBLIC_URL": self.gateway_url,
+            "ACCESS_URL": f"http://127.0.0.1:{self.ports.access}",
+            "BILLING_VIEW_URL": f"http://127.0.0.1:{self.ports.billing_view}",
+            "SENDER_EMAIL": f"portal@{SENDER_DOMAIN}",
+            "DEV_MAILBOX_ENABLED": "true",
+            "SESSION_COOKIE_SECURE": "false",
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def _specs(self) -> list[tuple[str, list[str], int | None]]:
+        return [
+            ("access", [_bin("portal-access"), "run"], self.ports.access),
+            ("billing-view", [_bin("billing-view"), "run"], self.ports.billing_view),
+            ("notifier", [_bin("portal-notifier"), "run"], self.ports.notifier),
+            ("gateway", [_bin("portal-gateway"), "run"], self.ports.gateway),
+            ("simulator", [_bin("billing-simulator"), "respond"], None),
+        ]
+
+    def start(self) -> dict[str, Any]:
+        started = time.monotonic()
+        self.stack.start()
+        prepare_aws(self.stack.endpoints.aws_endpoint_url)
+        env = self.service_env()
+        for name, argv, port in self._specs():
+            service_env = dict(env)
+            if port is not None:
+                service_env["HTTP_PORT"] = str(port)
+            process = ServiceProcess(name, argv, service_env, self.logs / f"{name}.log")
+            process.start(self.console, self.colour)
+            self.services.append(process)
+        for (_name, _argv, port), process in zip(self._specs(), self.services, strict=True):
+            if port is not None:
+                self._wait_ready(process, port)
+        seeded = self._seed(env)
+        links = self._open_portals(seeded)
+        ready = {
+            "gateway_url": self.gateway_url,
+            "admin_api_key": self.secrets.admin_api_key,
+            "mailbox_url": f"{self.gateway_url}/dev/mailbox",
+            "bill_groups": links,
+            "seeded": seeded,
+            "endpoints": self.stack.endpoints.as_env(),
+            "service_ports": self.ports.__dict__,
+            "internal_api_token": self.secrets.internal_api_token,
+            "seal_key": self.secrets.seal_key,
+            "logs": str(self.logs),
+            "ready_seconds": round(time.monotonic() - started, 1),
+        }
+        (self.stack.base / "ready.json").write_text(json.dumps(ready, indent=2, default=str))
+        return ready
+
+    def _wait_ready(self, process: ServiceProcess, port: int, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        url = f"http://127.0.0.1:{port}/readyz"
+        while time.monotonic() < deadline:
+            process.check_alive()
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(
+            f"{process.name} not ready after {timeout:.0f}s; last lines of {process.log_path}:\n"
+            f"{log_tail(process.log_path)}"
+        )
+
+    def _run(self, argv: list[str], env: dict[str, str]) -> str:
+        result = subprocess.run(  # noqa: S603
+            argv, env={**os.environ, **env}, capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} failed:\n{result.stderr[-4000:]}")
+        return result.stdout
+
+    def _seed(self, env: dict[str, str]) -> dict[str, Any]:
+        out = self._run([_bin("billing-simulator"), "seed", "--scenario", "demo"], env)
+        seeded: dict[str, Any] = json.loads(out)
+        return seeded
+
+    def _admin_key(self, env: dict[str, str], tenant: str) -> str:
+        if self.secrets.admin_api_key is None:
+            out = self._run(
+                [_bin("portal-access"), "api-key", "create", "--tenant", tenant, "--name", "dev"],
+                env,
+            )
+            self.secrets.admin_api_key = out.strip().splitlines()[-1].strip()
+            self.secrets.save(self.stack.base / "secrets.json")
+        return self.secrets.admin_api_key
+
+    def _open_portals(self, seeded: dict[str, Any]) -> list[dict[str, Any]]:
+        links: list[dict[str, Any]] = []
+        bill_groups: list[dict[str, Any]] = seeded["bill_groups"]
+        key = self._admin_key(self.service_env(), str(bill_groups[0]["tenant_id"]))
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=f"{self.gateway_url}/api/admin/v1", headers=headers) as api:
+            for bg in bill_groups:
+                base = f"/bill-groups/{bg['bill_group_id']}/portal"
+                deadline = time.monotonic() + 30
+                # access learns about bill groups from Kafka: wait until it has this one.
+                while api.get(base).status_code == 404 and time.monotonic() < deadline:
+                    time.sleep(0.3)
+                api.put(base, json={"enabled": True}).raise_for_status()
+                rule = api.post(
+                    f"{base}/rules", json={"kind": "domain", "value": bg["customer_domain"]}
+                )
+                if rule.status_code not in (201, 409):
+                    rule.raise_for_status()
+                portal = api.get(base).json()
+                links.append(
+                    {
+                        "bill_group_id": bg["bill_group_id"],
+                        "name": bg.get("name"),
+                        "contract_status": bg.get("contract_status"),
+                        "portal_url": portal.get("portal_url"),
+                        "sign_in_as": bg.get("customer_email"),
+                    }
+                )
+        return links
+
+    def supervise(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            self.stack.check_alive()
+            for process in self.services:
+                process.check_alive()
+            stop.wait(0.5)
+
+    def stop(self) -> None:
+        for process in reversed(self.services):
+            process.stop()
+        self.stack.stop()
+
+
+def print_ready(ready: dict[str, Any], out: IO[str]) -> None:
+    lines = [
+        "",
+        "=" * 78,
+        f"Customer portal ready in {ready['ready_seconds']}s",
+        f"  Gateway:        {ready['gateway_url']}",
+        f"  Sent emails:    {ready['mailbox_url']}  (dev mailbox; moto keeps every message)",
+        f"  Admin API key:  {ready['admin_api_key']}  (Authorization: Bearer …, tenant demo)",
+        f"  Admin API:      {ready['gateway_url']}/api/admin/v1/…",
+        "  Portal links (open one, sign in with the email shown, read the mail in the mailbox):",
+    ]
+    for bg in ready["bill_groups"]:
+        lines.append(f"    - {bg['name']} [{bg['contract_status']}]")
+        lines.append(f"        {bg['portal_url']}")
+        lines.append(f"        sign in as: {bg['sign_in_as']}")
+    lines += [
+        f"  Logs:           {ready['logs']}/<service>.log",
+        "Ctrl-C stops everything.",
+        "=" * 78,
+    ]
+    out.write("\n".join(lines) + "\n")
+    out.flush()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="portal-dev", description=__doc__)
+    parser.add_argument("--name", default="dev", help="stack name (data under .cache/stack/NAME)")
+    parser.add_argument("--fresh", action="store_true", help="start from empty data")
+    parser.add_argument("--free-ports", action="store_true", help="pick free loopback ports")
+    parser.add_argument("--quiet", action="store_true", help="no combined console log view")
+    args = parser.parse_args()
+
+    stop = threading.Event()
+
+    def _signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _signal)
+    signal.signal(signal.SIGTERM, _signal)
+    if args.free_ports:
+        ports, service_ports = Ports.free(), ServicePorts.free()
+    else:
+        ports, service_ports = Ports.from_env(), ServicePorts.from_env()
+    console = None if args.quiet else sys.stdout
+    portal = DevPortal(args.name, ports, service_ports, fresh=args.fresh, console=console)
+    code = 0
+    try:
+        ready = portal.start()
+        print_ready(ready, sys.stdout)
+        portal.supervise(stop)
+    except ServerDiedError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        code = 1
+    except (TimeoutError, RuntimeError, httpx.HTTPError) as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        code = 1
+    finally:
+        print("stopping…", flush=True)
+        portal.stop()
+        print("stopped", flush=True)
+    raise SystemExit(code)
