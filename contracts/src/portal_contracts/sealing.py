@@ -12,6 +12,10 @@ from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+# Dev-only key shared by access and the notifier so that the local stack works out of the box;
+# both services refuse to start with it when ENVIRONMENT=production.
+DEV_SEAL_KEY = "qdGYSI5lHNEAR7FRXikCJeqj8eCONbEiTn3p3VbO3fM="
+
 
 class SealError(ValueError):
     """The sealed value was tampered with, expired, or sealed with an unknown key."""
