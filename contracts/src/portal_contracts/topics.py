@@ -37,6 +37,9 @@ def dead_letter_topic(group: ConsumerGroup) -> str:
 
 
 DAY_MS = 24 * 60 * 60 * 1000
+# Kafka's `retention.ms=-1`: kept until deleted. State topics whose records are not keyed by
+# the aggregate cannot be compacted, so they keep everything for a projection to replay.
+FOREVER = -1
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,9 @@ class TopicSpec:
     description: str
     producers: tuple[str, ...] = ()
     consumers: tuple[ConsumerGroup, ...] = field(default_factory=tuple)
-    # Upstream state topics are compacted as well so that a projection can be rebuilt from
-    # scratch: the latest state of every aggregate survives, whatever the retention.
+    # Compacted state topics let a projection be rebuilt from scratch: the latest state of
+    # every aggregate survives, whatever the retention. Only safe where the record key IS the
+    # aggregate id; compaction keeps one record per key.
     compacted: bool = False
 
 
@@ -89,34 +93,34 @@ TOPICS: dict[str, TopicSpec] = {
             Topic.SUBSCRIPTIONS,
             48,
             4,
-            30 * DAY_MS,
+            FOREVER,
             "bill_group_id",
             "Subscription state at a version.",
             _UPSTREAM,
             _STATE_CONSUMERS,
-            True,
+            False,  # keyed by bill group: several aggregates per key
         ),
         TopicSpec(
             Topic.INVOICES,
             48,
             4,
-            30 * DAY_MS,
+            FOREVER,
             "bill_group_id",
             "Invoice state at a version.",
             _UPSTREAM,
             _STATE_CONSUMERS,
-            True,
+            False,  # keyed by bill group: several aggregates per key
         ),
         TopicSpec(
             Topic.PAYMENT_METHODS,
             48,
             4,
-            30 * DAY_MS,
+            FOREVER,
             "bill_group_id",
             "Payment method state at a version.",
             _UPSTREAM,
             _STATE_CONSUMERS,
-            True,
+            False,  # keyed by bill group: several aggregates per key
         ),
         TopicSpec(
             Topic.CHANGE_RESULTS,
