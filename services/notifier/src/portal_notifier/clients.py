@@ -1,0 +1,68 @@
+"""Amazon SES v2 through boto3, with faults translated into the notifier's two kinds."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from portal_notifier.domain import Failure, classify_ses_error
+from portal_notifier.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_sesv2 import SESV2Client
+
+
+class SesError(Exception):
+    """A send that did not go through; `failure` says whether trying again can help."""
+
+    def __init__(self, failure: Failure, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.failure = failure
+        self.code = code
+
+
+class SesClient:
+    def __init__(self, settings: Settings) -> None:
+        config = Config(
+            region_name=settings.aws_region,
+            connect_timeout=settings.ses_connect_timeout_seconds,
+            read_timeout=settings.ses_read_timeout_seconds,
+            # Our own backoff (parked in MongoDB) is the only retry loop: botocore retrying
+            # inside the call would block the partition and hide throttling from metrics.
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            max_pool_connections=20,
+        )
+        self._client: SESV2Client = boto3.client(
+            "sesv2", endpoint_url=settings.aws_endpoint_url, config=config
+        )
+        self._configuration_set = settings.ses_configuration_set
+
+    def send_raw(self, raw: bytes, *, sender: str, recipient: str) -> str:
+        kwargs: dict[str, Any] = {
+            "FromEmailAddress": sender,
+            "Destination": {"ToAddresses": [recipient]},
+            "Content": {"Raw": {"Data": raw}},
+        }
+        if self._configuration_set:
+            kwargs["ConfigurationSetName"] = self._configuration_set
+        try:
+            reply = self._client.send_email(**kwargs)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code") or "Unknown")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            raise SesError(
+                classify_ses_error(code, status), code, str(error.get("Message") or "")
+            ) from exc
+        except BotoCoreError as exc:
+            # No answer at all (connection refused, timeout): SES may be briefly unreachable.
+            raise SesError(Failure.TRANSIENT, type(exc).__name__, str(exc)) from exc
+        return str(reply["MessageId"])
+
+    async def send(self, raw: bytes, *, sender: str, recipient: str) -> str:
+        # boto3 is blocking; a thread keeps the consumer, retry worker and HTTP responsive.
+        return await asyncio.to_thread(self.send_raw, raw, sender=sender, recipient=recipient)

@@ -1,0 +1,357 @@
+"""One sign-in event → one email, also under redelivery, restarts and several replicas.
+
+Flow per event: `record` (insert keyed by event_id; a redelivery finds it) → `claim` (lease)
+→ send through SES → `mark_sent`. Transient SES faults park the delivery in MongoDB with a
+`due_at` and the Kafka message is acknowledged, so the partition keeps flowing; the retry
+worker (any replica) claims due deliveries later. Permanent faults are dead-lettered and
+reported as `notification.failed`.
+
+The one window where a crash still duplicates: SES accepted the email and the process dies
+before `mark_sent` reaches MongoDB. The lease then expires and another attempt sends again.
+SES v2 has no idempotency key, so this cannot be closed on our side; it is kept to one
+MongoDB round trip by writing `sent` immediately after SES answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from faststream.kafka import KafkaBroker
+
+from portal_contracts.codec import encode, headers_for, make_event
+from portal_contracts.deadletter import dead_letter_headers
+from portal_contracts.envelope import Envelope
+from portal_contracts.observability import mask_email
+from portal_contracts.portal import NotificationFailed, SigninRequested
+from portal_contracts.sealing import SealError, unseal
+from portal_contracts.service import DEAD_LETTERED
+from portal_contracts.topics import ConsumerGroup, Topic, dead_letter_topic
+from portal_notifier import metrics
+from portal_notifier.clients import SesClient, SesError
+from portal_notifier.domain import (
+    Failure,
+    choose_sender,
+    lifetime_minutes,
+    next_retry,
+    resolve_branding,
+)
+from portal_notifier.rendering import build_mime, render_signin
+from portal_notifier.settings import Settings
+from portal_notifier.storage import Delivery, DeliveryState, NotifierStore, SourceRecord
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DeliveryFailedError(Exception):
+    """A sign-in email that will not be sent; carried into the dead-letter headers."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+class Deliverer:
+    def __init__(
+        self,
+        settings: Settings,
+        store: NotifierStore,
+        ses: SesClient,
+        broker: KafkaBroker,
+        *,
+        clock: Clock = utc_now,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.ses = ses
+        self.broker = broker
+        self.clock = clock
+        self.jitter = jitter
+        # Distinguishes this process's leases from other replicas' (and from its previous
+        # life: a restarted process must not mistake a dead claim for its own).
+        self.owner = uuid.uuid4().hex
+
+    async def accept(self, event: Envelope[SigninRequested], source: SourceRecord) -> None:
+        """Handle one consumed event; returns once its outcome (or its parking) is durable."""
+        payload = event.payload
+        now = self.clock()
+        known = await self.store.record(
+            {
+                "_id": str(event.event_id),
+                "state": DeliveryState.PENDING.value,
+                "tenant_id": event.tenant_id,
+                "bill_group_id": payload.bill_group_id,
+                "entity_id": payload.entity_id,
+                "email": payload.email,
+                "sealed": payload.sealed,
+                "locale": payload.locale,
+                "occurred_at": event.occurred_at,
+                "expires_at": payload.expires_at,
+                "attempts": 0,
+                "first_attempt_at": None,
+                "due_at": now,
+                "lease_until": None,
+                "created_at": now,
+                "source": {
+                    "topic": source.topic,
+                    "partition": source.partition,
+                    "offset": source.offset,
+                    "key": source.key,
+                    "body": source.body,
+                },
+            }
+        )
+        if known is not None:
+            # Redelivered. Sent/failed: done. Pending/sending: a retry or another replica
+            # owns it, and the retry worker picks it up if that owner died.
+            metrics.DUPLICATES.inc()
+            log.info(
+                "sign-in event already known",
+                extra={"event_id": str(event.event_id), "state": known.value},
+            )
+            return
+        delivery = await self.store.claim(
+            str(event.event_id), self.owner, now, self.settings.lease_seconds
+        )
+        if delivery is not None:
+            await self.attempt(delivery)
+
+    async def run_due(self) -> int:
+        """Attempt every delivery that is due now; returns how many were attempted."""
+        count = 0
+        while True:
+            delivery = await self.store.claim_due(
+                self.owner, self.clock(), self.settings.lease_seconds
+            )
+            if delivery is None:
+                return count
+            count += 1
+            await self.attempt(delivery)
+
+    async def attempt(self, delivery: Delivery) -> None:
+        """One attempt of a delivery this process holds the lease of."""
+        attempts = delivery.attempts + 1
+        now = self.clock()
+        first_attempt_at = delivery.first_attempt_at or now
+        context = {"event_id": delivery.event_id, "attempt": attempts}
+        if await self.store.is_suppressed(delivery.email):
+            metrics.SUPPRESSED.inc()
+            await self._give_up(
+                delivery, DeliveryState.SUPPRESSED, DeliveryFailedError("suppressed"), attempts
+            )
+            return
+        if now >= delivery.expires_at:
+            await self._give_up(
+                delivery,
+                DeliveryState.FAILED,
+                DeliveryFailedError("expired_before_sending"),
+                attempts,
+            )
+            return
+        try:
+            secret = unseal(delivery.sealed, self.settings.seal_keys)
+        except SealError as exc:
+            await self._give_up(
+                delivery,
+                DeliveryState.FAILED,
+                DeliveryFailedError("unreadable_secret", str(exc)),
+                attempts,
+            )
+            return
+        raw, sender = await self._compose(delivery, secret.link, secret.code)
+        started = time.perf_counter()
+        try:
+            message_id = await self.ses.send(raw, sender=sender, recipient=delivery.email)
+        except SesError as exc:
+            metrics.SEND_SECONDS.observe(time.perf_counter() - started)
+            if exc.failure is Failure.PERMANENT:
+                await self._give_up(
+                    delivery,
+                    DeliveryState.FAILED,
+                    DeliveryFailedError("ses_rejected", str(exc)),
+                    attempts,
+                )
+                return
+            await self._retry_later(delivery, attempts, first_attempt_at, exc)
+            return
+        metrics.SEND_SECONDS.observe(time.perf_counter() - started)
+        sent_at = self.clock()
+        # Straight after SES answered: this write is the whole duplicate window.
+        if not await self.store.mark_sent(
+            delivery.event_id, self.owner, message_id, sent_at, attempts
+        ):
+            log.warning("lease lost while sending; another replica may resend", extra=context)
+        metrics.SENT.inc()
+        metrics.DELIVERY_SECONDS.observe(max(0.0, (sent_at - delivery.occurred_at).total_seconds()))
+        log.info(
+            "sign-in email sent",
+            extra={**context, "to": mask_email(delivery.email), "ses_message_id": message_id},
+        )
+
+    async def _compose(self, delivery: Delivery, link: str, code: str) -> tuple[bytes, str]:
+        bill_group = await self.store.bill_group(delivery.tenant_id, delivery.bill_group_id)
+        entity_id = delivery.entity_id or (bill_group.entity_id if bill_group else None)
+        entity = await self.store.entity(delivery.tenant_id, entity_id) if entity_id else None
+        branding = resolve_branding(
+            entity,
+            bill_group,
+            neutral_name=self.settings.neutral_brand_name,
+            neutral_logo_url=self.settings.neutral_logo_url,
+        )
+        if branding.neutral:
+            log.info(
+                "branding unknown, sending neutral email", extra={"event_id": delivery.event_id}
+            )
+        email = render_signin(
+            branding,
+            link=link,
+            code=code,
+            minutes=lifetime_minutes(delivery.occurred_at, delivery.expires_at),
+            locale=delivery.locale,
+        )
+        sender = choose_sender(
+            self.settings.ses_senders,
+            self.settings.ses_sender,
+            tenant_id=delivery.tenant_id,
+            entity_id=entity_id,
+        )
+        raw = build_mime(
+            email, sender=sender, sender_name=branding.entity_name, recipient=delivery.email
+        )
+        return raw, sender
+
+    async def _retry_later(
+        self, delivery: Delivery, attempts: int, first_attempt_at: datetime, exc: SesError
+    ) -> None:
+        now = self.clock()
+        due = next_retry(
+            self.settings.retry_policy,
+            attempts=attempts,
+            now=now,
+            first_attempt_at=first_attempt_at,
+            expires_at=delivery.expires_at,
+            jitter=self.jitter(),
+        )
+        if due is None:
+            await self._give_up(
+                delivery,
+                DeliveryState.FAILED,
+                DeliveryFailedError("retries_exhausted", str(exc)),
+                attempts,
+            )
+            return
+        metrics.RETRIED.inc()
+        await self.store.reschedule(
+            delivery.event_id,
+            self.owner,
+            attempts=attempts,
+            first_attempt_at=first_attempt_at,
+            due_at=due,
+            error=exc.code,
+        )
+        log.info(
+            "SES busy, retry parked",
+            extra={
+                "event_id": delivery.event_id,
+                "attempt": attempts,
+                "ses_error": exc.code,
+                "retry_in_seconds": round((due - now).total_seconds(), 3),
+            },
+        )
+
+    async def _give_up(
+        self, delivery: Delivery, state: DeliveryState, error: DeliveryFailedError, attempts: int
+    ) -> None:
+        """Dead-letter the original message and report it; then (only then) mark it final.
+
+        If the process dies in between, the lease expires and the next attempt reports again:
+        a failure report may repeat, it is never lost.
+        """
+        await self._dead_letter(delivery.source, error, attempts)
+        failed = make_event(
+            NotificationFailed(
+                source_event_id=delivery.event_id,
+                bill_group_id=delivery.bill_group_id,
+                reason=error.reason,
+                failed_at=self.clock(),
+            ),
+            tenant_id=delivery.tenant_id,
+            aggregate_id=delivery.bill_group_id,
+        )
+        await self.broker.publish(
+            encode(failed),
+            self.settings.topic(Topic.PORTAL_NOTIFICATIONS),
+            key=delivery.bill_group_id.encode(),
+            headers=headers_for(failed),
+        )
+        await self.store.finish(delivery.event_id, self.owner, state, error.reason, attempts)
+        if state is DeliveryState.FAILED:
+            metrics.FAILED.labels(error.reason).inc()
+        log.warning(
+            "sign-in email not sent",
+            extra={
+                "event_id": delivery.event_id,
+                "reason": error.reason,
+                "to": mask_email(delivery.email),
+            },
+        )
+
+    async def _dead_letter(self, source: SourceRecord, error: BaseException, attempts: int) -> None:
+        # Same headers and topic as portal_contracts.service.dead_letter; the Kafka message
+        # itself may be long committed (retries are parked), so it is rebuilt from the copy
+        # kept with the delivery.
+        group = ConsumerGroup.NOTIFIER
+        headers = dead_letter_headers(
+            error,
+            source_topic=source.topic,
+            partition=source.partition,
+            offset=source.offset,
+            consumer_group=group.value,
+            attempts=attempts,
+        )
+        await self.broker.publish(
+            source.body,
+            self.settings.topic(dead_letter_topic(group)),
+            key=source.key,
+            headers=headers,
+        )
+        DEAD_LETTERED.labels(group.value, source.topic).inc()
+
+
+class RetryWorker:
+    """Background task of every replica: attempts parked deliveries once they are due."""
+
+    def __init__(
+        self,
+        deliverer: Deliverer,
+        poll_seconds: float,
+    ) -> None:
+        self.deliverer = deliverer
+        self.poll_seconds = poll_seconds
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.deliverer.run_due()
+            except Exception:
+                # MongoDB or Kafka briefly away: the parked work stays parked, try again.
+                log.exception("retry pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.poll_seconds)
+
+    def stop(self) -> None:
+        self._stopping.set()

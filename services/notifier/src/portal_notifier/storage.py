@@ -1,0 +1,298 @@
+"""The notifier's MongoDB database: delivery state, branding projection, suppression list.
+
+This is the only module that talks to MongoDB. Everything here is single-document atomic
+(no transactions: FerretDB v1 has none), which is all exactly-once delivery needs: the
+delivery document keyed by `event_id` is the claim, the lease and the outcome at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from portal_notifier.domain import BillGroupView, EntityView, normalize_email
+
+Document = dict[str, Any]
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"  # waiting for its (first or next) attempt at `due_at`
+    SENDING = "sending"  # claimed by `lease_owner` until `lease_until`
+    SENT = "sent"  # SES accepted it: never send again
+    FAILED = "failed"  # permanent failure, reported
+    SUPPRESSED = "suppressed"  # recipient on the suppression list, reported
+
+
+TERMINAL = frozenset({DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.SUPPRESSED})
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """Where the event came from, kept so a later failure can still be dead-lettered."""
+
+    topic: str
+    partition: int | None
+    offset: int | None
+    key: bytes | None
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Delivery:
+    event_id: str
+    state: DeliveryState
+    tenant_id: str
+    bill_group_id: str
+    entity_id: str | None
+    email: str
+    sealed: str
+    locale: str
+    occurred_at: datetime
+    expires_at: datetime
+    attempts: int
+    first_attempt_at: datetime | None
+    source: SourceRecord
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> Delivery:
+        src = doc["source"]
+        return cls(
+            event_id=doc["_id"],
+            state=DeliveryState(doc["state"]),
+            tenant_id=doc["tenant_id"],
+            bill_group_id=doc["bill_group_id"],
+            entity_id=doc.get("entity_id"),
+            email=doc["email"],
+            sealed=doc["sealed"],
+            locale=doc.get("locale", "en"),
+            occurred_at=_aware(doc["occurred_at"]),
+            expires_at=_aware(doc["expires_at"]),
+            attempts=int(doc.get("attempts", 0)),
+            first_attempt_at=_aware(doc["first_attempt_at"])
+            if doc.get("first_attempt_at")
+            else None,
+            source=SourceRecord(
+                topic=src["topic"],
+                partition=src.get("partition"),
+                offset=src.get("offset"),
+                key=bytes(src["key"]) if src.get("key") is not None else None,
+                body=bytes(src["body"]),
+            ),
+        )
+
+
+def _aware(value: datetime) -> datetime:
+    """BSON dates come back naive (UTC) unless the client is tz-aware; normalise both."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class NotifierStore:
+    def __init__(self, client: AsyncMongoClient[Document], database: str) -> None:
+        self._db: AsyncDatabase[Document] = client[database]
+        self.deliveries = self._db["deliveries"]
+        self.entities = self._db["entities"]
+        self.bill_groups = self._db["bill_groups"]
+        self.suppressions = self._db["suppressions"]
+
+    async def ensure_indexes(self) -> None:
+        await self.deliveries.create_index([("state", ASCENDING), ("due_at", ASCENDING)])
+        await self.deliveries.create_index([("state", ASCENDING), ("lease_until", ASCENDING)])
+        await self.entities.create_index(
+            [("tenant_id", ASCENDING), ("entity_id", ASCENDING)], unique=True
+        )
+        await self.bill_groups.create_index(
+            [("tenant_id", ASCENDING), ("bill_group_id", ASCENDING)], unique=True
+        )
+
+    # --- delivery state -------------------------------------------------------------------
+
+    async def record(self, doc: Document) -> DeliveryState | None:
+        """Remember a new event; None if it is new, else the state it already has."""
+        try:
+            await self.deliveries.insert_one(doc)
+        except DuplicateKeyError:
+            existing = await self.deliveries.find_one({"_id": doc["_id"]}, {"state": 1})
+            return DeliveryState(existing["state"]) if existing else DeliveryState.PENDING
+        return None
+
+    def _claimable(self, now: datetime) -> Document:
+        return {
+            "$or": [
+                {"state": DeliveryState.PENDING.value, "due_at": {"$lte": now}},
+                # A sender that died mid-attempt: its lease ran out, someone else takes over.
+                {"state": DeliveryState.SENDING.value, "lease_until": {"$lt": now}},
+            ]
+        }
+
+    async def claim(
+        self, event_id: str, owner: str, now: datetime, lease_seconds: float
+    ) -> Delivery | None:
+        return await self._claim(
+            {"_id": event_id, **self._claimable(now)}, owner, now, lease_seconds
+        )
+
+    async def claim_due(self, owner: str, now: datetime, lease_seconds: float) -> Delivery | None:
+        """The oldest due delivery, claimed for `owner`; None when nothing is due."""
+        return await self._claim(self._claimable(now), owner, now, lease_seconds)
+
+    async def _claim(
+        self, query: Document, owner: str, now: datetime, lease_seconds: float
+    ) -> Delivery | None:
+        doc = await self.deliveries.find_one_and_update(
+            query,
+            {
+                "$set": {
+                    "state": DeliveryState.SENDING.value,
+                    "lease_owner": owner,
+                    "lease_until": now + timedelta(seconds=lease_seconds),
+                }
+            },
+            sort=[("due_at", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        )
+        return Delivery.from_doc(doc) if doc else None
+
+    def _held(self, event_id: str, owner: str) -> Document:
+        return {"_id": event_id, "state": DeliveryState.SENDING.value, "lease_owner": owner}
+
+    async def mark_sent(
+        self, event_id: str, owner: str, message_id: str, now: datetime, attempts: int
+    ) -> bool:
+        result = await self.deliveries.update_one(
+            self._held(event_id, owner),
+            {
+                "$set": {
+                    "state": DeliveryState.SENT.value,
+                    "message_id": message_id,
+                    "sent_at": now,
+                    "attempts": attempts,
+                    "lease_until": None,
+                }
+            },
+        )
+        return result.matched_count == 1
+
+    async def reschedule(
+        self,
+        event_id: str,
+        owner: str,
+        *,
+        attempts: int,
+        first_attempt_at: datetime,
+        due_at: datetime,
+        error: str,
+    ) -> bool:
+        result = await self.deliveries.update_one(
+            self._held(event_id, owner),
+            {
+                "$set": {
+                    "state": DeliveryState.PENDING.value,
+                    "attempts": attempts,
+                    "first_attempt_at": first_attempt_at,
+                    "due_at": due_at,
+                    "last_error": error,
+                    "lease_until": None,
+                }
+            },
+        )
+        return result.matched_count == 1
+
+    async def finish(
+        self, event_id: str, owner: str, state: DeliveryState, reason: str, attempts: int
+    ) -> bool:
+        result = await self.deliveries.update_one(
+            self._held(event_id, owner),
+            {
+                "$set": {
+                    "state": state.value,
+                    "reason": reason,
+                    "attempts": attempts,
+                    "lease_until": None,
+                }
+            },
+        )
+        return result.matched_count == 1
+
+    async def state_of(self, event_id: str) -> DeliveryState | None:
+        doc = await self.deliveries.find_one({"_id": event_id}, {"state": 1})
+        return DeliveryState(doc["state"]) if doc else None
+
+    # --- branding projection (version-gated) ----------------------------------------------
+
+    async def _apply_versioned(
+        self, collection: Any, key: Document, version: int, fields: Document
+    ) -> bool:
+        """Apply only if newer than what is held: replays and reordering change nothing.
+
+        The filter matches only an older document; when a newer one exists the upsert tries
+        to insert a second document for the key and the unique index refuses it.
+        """
+        try:
+            result = await collection.update_one(
+                {**key, "version": {"$lt": version}},
+                {"$set": {**fields, "version": version}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False
+        return bool(result.modified_count or result.upserted_id is not None)
+
+    async def apply_entity(
+        self, tenant_id: str, entity_id: str, version: int, view: EntityView
+    ) -> bool:
+        return await self._apply_versioned(
+            self.entities,
+            {"tenant_id": tenant_id, "entity_id": entity_id},
+            version,
+            {"name": view.name, "logo_url": view.logo_url, "logo_alt": view.logo_alt},
+        )
+
+    async def apply_bill_group(
+        self, tenant_id: str, bill_group_id: str, version: int, view: BillGroupView
+    ) -> bool:
+        return await self._apply_versioned(
+            self.bill_groups,
+            {"tenant_id": tenant_id, "bill_group_id": bill_group_id},
+            version,
+            {"name": view.name, "account_name": view.account_name, "entity_id": view.entity_id},
+        )
+
+    async def entity(self, tenant_id: str, entity_id: str) -> EntityView | None:
+        doc = await self.entities.find_one({"tenant_id": tenant_id, "entity_id": entity_id})
+        if doc is None:
+            return None
+        return EntityView(doc["name"], doc.get("logo_url"), doc.get("logo_alt") or "")
+
+    async def bill_group(self, tenant_id: str, bill_group_id: str) -> BillGroupView | None:
+        doc = await self.bill_groups.find_one(
+            {"tenant_id": tenant_id, "bill_group_id": bill_group_id}
+        )
+        if doc is None:
+            return None
+        return BillGroupView(doc["name"], doc["account_name"], doc["entity_id"])
+
+    # --- suppression list -----------------------------------------------------------------
+
+    async def is_suppressed(self, address: str) -> bool:
+        return await self.suppressions.find_one({"_id": normalize_email(address)}) is not None
+
+    async def suppress(self, address: str, reason: str, now: datetime) -> bool:
+        result = await self.suppressions.update_one(
+            {"_id": normalize_email(address)},
+            {"$setOnInsert": {"reason": reason, "added_at": now}},
+            upsert=True,
+        )
+        return result.upserted_id is not None
+
+    async def unsuppress(self, address: str) -> bool:
+        result = await self.suppressions.delete_one({"_id": normalize_email(address)})
+        return result.deleted_count == 1
+
+    async def suppressed(self, limit: int = 1000) -> list[Document]:
+        return await self.suppressions.find().sort("_id", ASCENDING).limit(limit).to_list()
