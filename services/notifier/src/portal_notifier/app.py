@@ -30,7 +30,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settings.mongodb_uri, tz_aware=True, connect=False
     )
     store = NotifierStore(mongo, settings.mongodb_database)
-    broker = KafkaBroker(settings.kafka_bootstrap, acks="all", logger=log)
+    broker = KafkaBroker(
+        settings.kafka_bootstrap, acks="all", security=settings.kafka_security(), logger=log
+    )
     deliverer = Deliverer(settings, store, SesClient(settings), broker)
     register(broker, deliverer, store)
     worker = RetryWorker(deliverer, settings.retry_poll_seconds)
@@ -56,4 +58,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=ops_routes({"mongodb": mongo_check(mongo), "kafka": kafka_check(broker)}),
         lifespan=[lifespan],
+        # Logging is configured once by configure_logging (JSON, redacted); Litestar must not
+        # replace the root handlers with its own.
+        logging_config=None,
     )

@@ -1,0 +1,255 @@
+"""The notifier against the real Kafka, FerretDB and moto's SES (issue 5 acceptance)."""
+
+import asyncio
+from collections.abc import Callable
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from portal_contracts.codec import decode
+from portal_contracts.topics import Topic
+from portal_localstack.testing import SENDER_DOMAIN, Isolation, StackHandle
+from portal_notifier import cli
+from tests.notifier.conftest import (
+    LOGO_URL,
+    FaultProxy,
+    branding_events,
+    emails_to,
+    eventually,
+    notifier_settings,
+    parts,
+    producer,
+    publish,
+    read_topic,
+    running_notifier,
+    signin_event,
+    wait_for_emails,
+)
+
+pytestmark = pytest.mark.integration
+
+Mongo = AsyncMongoClient[dict[str, Any]]
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.images: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.hrefs.append(dict(attrs)["href"] or "")
+        if tag == "img":
+            self.images.append(dict(attrs))
+
+
+async def _delivery(mongo: Mongo, isolation: Isolation, event_id: str) -> dict[str, Any] | None:
+    return await mongo[isolation.database("notifier")]["deliveries"].find_one({"_id": event_id})
+
+
+async def test_branded_email_with_both_parts_and_the_sealed_link(
+    stack: StackHandle,
+    isolation: Isolation,
+    topics: list[str],
+    mongo: Mongo,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    recipient = f"{isolation.token}@globex.example"
+    unbranded = f"{isolation.token}.neutral@globex.example"
+    settings = notifier_settings(stack, isolation)
+    async with running_notifier(settings) as client, producer(stack) as broker:
+        assert (await client.get("/readyz")).status_code == 200
+        for topic, event in branding_events():
+            await publish(broker, isolation, topic, event)
+
+        async def projected() -> bool:
+            db = mongo[isolation.database("notifier")]
+            return bool(
+                await db["entities"].find_one({"entity_id": "ent_1"})
+                and await db["bill_groups"].find_one({"bill_group_id": "bg_1"})
+            )
+
+        await eventually(projected, what="branding projection")
+        signin = signin_event(recipient)
+        await publish(broker, isolation, Topic.PORTAL_SIGNIN, signin.event)
+        # Branding of this bill group never arrived: neutral branding, not a failure.
+        neutral = signin_event(unbranded, bill_group_id="bg_unknown", entity_id=None)
+        await publish(broker, isolation, Topic.PORTAL_SIGNIN, neutral.event)
+        [message] = await wait_for_emails(stack, recipient)
+        [plain_message] = await wait_for_emails(stack, unbranded)
+        metrics = (await client.get("/metrics")).text
+
+    assert message["From"] == f"Acme Billing GmbH <portal@{SENDER_DOMAIN}>"
+    assert message["Subject"] == "Sign in to Acme Billing GmbH"
+    assert message.get_content_type() == "multipart/alternative"
+    body = parts(message)
+    assert set(body) == {"text/plain", "text/html"}
+    html, text = body["text/html"], body["text/plain"]
+    links = _Links()
+    links.feed(html)
+    assert links.hrefs == [signin.link]
+    assert [img["src"] for img in links.images] == [LOGO_URL]
+    assert links.images[0]["alt"] == "Acme"
+    for part in (html, text):
+        assert "Acme Billing GmbH" in part
+        assert "Globex Corporation (Globex EMEA)" in part
+        assert signin.code in part
+        assert "valid for 15 minutes" in part
+    assert signin.link in text
+    assert "ignore this email" in text
+
+    neutral_parts = parts(plain_message)
+    assert "Customer Portal" in neutral_parts["text/plain"]
+    assert neutral.link in neutral_parts["text/plain"]
+    assert "<img" not in neutral_parts["text/html"]
+
+    stored = await _delivery(mongo, isolation, str(signin.event.event_id))
+    assert stored is not None
+    assert stored["state"] == "sent"
+    assert stored["attempts"] == 1
+    assert "portal_notifier_emails_sent_total 2.0" in metrics
+
+    logs = capsys.readouterr().out
+    assert "sign-in email sent" in logs
+    token = signin.link.rsplit("/", 1)[1]
+    for secret in (token, signin.link, signin.code, recipient):
+        assert secret not in logs
+
+
+async def test_same_event_three_times_across_two_replicas_sends_one_email(
+    stack: StackHandle, isolation: Isolation, topics: list[str], mongo: Mongo
+) -> None:
+    recipient = f"{isolation.token}@globex.example"
+    marker = f"{isolation.token}.after@globex.example"
+    settings = notifier_settings(stack, isolation)
+    signin = signin_event(recipient)
+    async with (
+        running_notifier(settings),
+        running_notifier(settings),
+        producer(stack) as broker,
+    ):
+        for _ in range(3):
+            await publish(broker, isolation, Topic.PORTAL_SIGNIN, signin.event)
+        later = signin_event(marker)
+        await publish(broker, isolation, Topic.PORTAL_SIGNIN, later.event)
+        await wait_for_emails(stack, marker)
+        await wait_for_emails(stack, recipient)
+        # Everything published before the marker on the same partition has been handled.
+        await asyncio.sleep(1.0)
+    assert len(emails_to(stack, recipient)) == 1
+    stored = await _delivery(mongo, isolation, str(signin.event.event_id))
+    assert stored is not None
+    assert stored["state"] == "sent"
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type"),
+    [(400, "ThrottlingException"), (503, "ServiceUnavailable")],
+    ids=["throttling", "5xx"],
+)
+async def test_transient_ses_faults_back_off_without_blocking_other_emails(
+    stack: StackHandle,
+    isolation: Isolation,
+    topics: list[str],
+    mongo: Mongo,
+    fault_proxy: Callable[..., tuple[FaultProxy, str]],
+    status: int,
+    error_type: str,
+) -> None:
+    slow = f"{isolation.token}.slow@globex.example"
+    fast = f"{isolation.token}.fast@globex.example"
+    proxy, endpoint = fault_proxy(3, status, error_type, only_to=slow)
+    settings = notifier_settings(
+        stack, isolation, aws_endpoint_url=endpoint, retry_base_seconds=0.5, retry_cap_seconds=2
+    )
+    first = signin_event(slow)
+    second = signin_event(fast)
+    async with running_notifier(settings) as client, producer(stack) as broker:
+        await publish(broker, isolation, Topic.PORTAL_SIGNIN, first.event)
+        await publish(broker, isolation, Topic.PORTAL_SIGNIN, second.event)
+        [slow_email] = await wait_for_emails(stack, slow)
+        metrics = (await client.get("/metrics")).text
+    assert proxy.injected == 3
+    assert first.link in parts(slow_email)["text/plain"]
+    # The email parked for backoff did not hold up the one behind it on the partition.
+    assert len(emails_to(stack, fast)) == 1
+    order = [m["To"] for m in emails_to(stack, fast) + emails_to(stack, slow)]
+    assert order == [fast, slow]
+    stored = await _delivery(mongo, isolation, str(first.event.event_id))
+    assert stored is not None
+    assert (stored["state"], stored["attempts"], stored["last_error"]) == ("sent", 4, error_type)
+    assert "portal_notifier_send_retries_total" in metrics
+
+
+async def test_permanent_rejection_is_dead_lettered_and_reported_and_later_events_flow(
+    stack: StackHandle, isolation: Isolation, topics: list[str], mongo: Mongo
+) -> None:
+    rejected = f"{isolation.token}.rejected@globex.example"
+    after = f"{isolation.token}.after@globex.example"
+    # moto refuses a sender whose domain is not verified: SES's MessageRejected.
+    settings = notifier_settings(
+        stack, isolation, ses_senders={"tenant_bad": "billing@unverified.example"}
+    )
+    bad = signin_event(rejected, tenant_id="tenant_bad", bill_group_id="bg_bad")
+    good = signin_event(after)
+    async with running_notifier(settings), producer(stack) as broker:
+        await publish(broker, isolation, Topic.PORTAL_SIGNIN, bad.event)
+        await publish(broker, isolation, Topic.PORTAL_SIGNIN, good.event)
+        await wait_for_emails(stack, after)
+        [dead] = await read_topic(stack, isolation.topic_prefix + "dlq.notifier", 1)
+        [report] = await read_topic(stack, isolation.topic_prefix + Topic.PORTAL_NOTIFICATIONS, 1)
+    assert emails_to(stack, rejected) == []
+    assert decode(dead.value).event_id == bad.event.event_id
+    headers = {k: v.decode() for k, v in dead.headers}
+    assert headers["dlq.error.type"] == "DeliveryFailedError"
+    assert "MessageRejected" in headers["dlq.error.message"]
+    assert headers["dlq.source.topic"] == isolation.topic_prefix + Topic.PORTAL_SIGNIN
+    assert dead.key == b"bg_bad"
+    failed = decode(report.value)
+    assert failed.type == "notification.failed"
+    assert (failed.tenant_id, report.key) == ("tenant_bad", b"bg_bad")
+    assert failed.payload.source_event_id == str(bad.event.event_id)
+    assert failed.payload.reason == "ses_rejected"
+    stored = await _delivery(mongo, isolation, str(bad.event.event_id))
+    assert stored is not None
+    assert stored["state"] == "failed"
+
+
+async def test_suppressed_address_is_not_emailed_and_the_cli_manages_the_list(
+    stack: StackHandle,
+    isolation: Isolation,
+    topics: list[str],
+    mongo: Mongo,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bounced = f"{isolation.token}.Bounced@globex.example"
+    monkeypatch.setenv("MONGODB_URI", stack.endpoints.mongodb_uri)
+    monkeypatch.setenv("MONGODB_DATABASE", isolation.database("notifier"))
+    assert (
+        await asyncio.to_thread(cli.main, ["suppression", "add", bounced, "--reason", "bounce"])
+        == 0
+    )
+    assert await asyncio.to_thread(cli.main, ["suppression", "list"]) == 0
+    assert f"{bounced.lower()}\tbounce" in capsys.readouterr().out
+
+    settings = notifier_settings(stack, isolation)
+    signin = signin_event(bounced.upper())
+    async with running_notifier(settings), producer(stack) as broker:
+        await publish(broker, isolation, Topic.PORTAL_SIGNIN, signin.event)
+        [report] = await read_topic(stack, isolation.topic_prefix + Topic.PORTAL_NOTIFICATIONS, 1)
+    assert decode(report.value).payload.reason == "suppressed"
+    assert emails_to(stack, bounced.upper()) == []
+    stored = await _delivery(mongo, isolation, str(signin.event.event_id))
+    assert stored is not None
+    assert stored["state"] == "suppressed"
+
+    assert await asyncio.to_thread(cli.main, ["suppression", "remove", bounced]) == 0
+    assert await asyncio.to_thread(cli.main, ["suppression", "remove", bounced]) == 1
+    assert await asyncio.to_thread(cli.main, ["suppression", "add", "not-an-address"]) == 2
+    capsys.readouterr()
+    assert await asyncio.to_thread(cli.main, ["suppression", "list"]) == 0
+    assert bounced.lower() not in capsys.readouterr().out
