@@ -1,0 +1,21 @@
+"""`portal-gateway run`: serve the public portal (the container entry point)."""
+
+from __future__ import annotations
+
+import argparse
+
+from portal_contracts.observability import configure_logging
+from portal_contracts.service import serve
+from portal_gateway.app import create_app
+from portal_gateway.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="portal-gateway")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="serve the portal on HTTP_HOST:HTTP_PORT")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        settings = Settings()
+        configure_logging("gateway", settings.log_level)
+        serve(create_app(settings), settings.http_host, settings.http_port)

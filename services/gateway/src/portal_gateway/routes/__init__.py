@@ -1,0 +1,1 @@
+"""HTTP surface of the gateway: pages, JSON API, admin edge, dev tools."""

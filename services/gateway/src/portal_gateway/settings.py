@@ -1,0 +1,49 @@
+"""Gateway configuration: environment variables named after the fields, upper-cased."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import model_validator
+
+from portal_contracts.settings import CommonSettings
+
+DEV_INTERNAL_TOKEN = "dev-internal-token"  # noqa: S105 - refused in production below
+DEV_CSRF_SECRET = "dev-csrf-secret-change-me-0123456789"  # noqa: S105 - refused in production
+
+
+class Settings(CommonSettings):
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    environment: Literal["local", "production"] = "local"
+    internal_api_token: str = DEV_INTERNAL_TOKEN
+    access_url: str = "http://127.0.0.1:8010"
+    billing_view_url: str = "http://127.0.0.1:8020"
+    # Per-call budget for access and billing-view; a page makes at most a few such calls.
+    upstream_timeout_seconds: float = 5.0
+    csrf_secret: str = DEV_CSRF_SECRET
+    # How long the gateway waits for billing-view to show a just-published change before
+    # answering "saved, waiting for confirmation" anyway.
+    change_visible_wait_seconds: float = 3.0
+    aws_endpoint_url: str | None = "http://127.0.0.1:5000"
+    aws_region: str = "eu-west-1"
+    dev_mailbox_enabled: bool = False
+    default_locale: str = "en_US"
+
+    @property
+    def cookie_secure(self) -> bool:
+        # Local dev serves plain http on loopback, where browsers drop Secure cookies.
+        return self.environment != "local"
+
+    @model_validator(mode="after")
+    def _refuse_dev_values_in_production(self) -> Settings:
+        if self.environment == "production":
+            if self.internal_api_token == DEV_INTERNAL_TOKEN:
+                raise ValueError("INTERNAL_API_TOKEN must be set in production")
+            if self.csrf_secret == DEV_CSRF_SECRET:
+                raise ValueError("CSRF_SECRET must be set in production")
+            if self.dev_mailbox_enabled:
+                raise ValueError("DEV_MAILBOX_ENABLED is for local development only")
+        if len(self.csrf_secret) < 32:
+            raise ValueError("CSRF_SECRET must be at least 32 characters")
+        return self
