@@ -1,0 +1,38 @@
+"""`billing-view run` (the service) and `billing-view replay --database NAME` (a rebuild)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from billing_view.settings import Settings
+from portal_contracts.observability import configure_logging
+from portal_contracts.service import serve
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="billing-view")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="serve the query API and consume the billing topics")
+    replay = sub.add_parser(
+        "replay", help="rebuild the read model from offset 0 into a fresh database, then exit"
+    )
+    replay.add_argument("--database", required=True, help="target database (must be empty)")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    configure_logging("billing-view", settings.log_level)
+    if args.command == "run":
+        from billing_view.app import create_app
+
+        serve(create_app(settings), settings.http_host, settings.http_port)
+        return
+    from billing_view.replay import ReplayError, replay_into
+
+    try:
+        stats = asyncio.run(replay_into(settings, args.database))
+    except ReplayError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+    print(json.dumps(stats))

@@ -1,0 +1,98 @@
+"""Rebuild the read model from the topics into a fresh database, and compare two builds.
+
+The rebuild reads every partition of the consumed topics from offset 0 up to the end
+offsets seen at start, with manually assigned partitions (no consumer group, so nothing is
+committed and the live group is untouched), through the same projector as the live service.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from billing_view.domain import CHANGES
+from billing_view.handlers import CONSUMED_TOPICS
+from billing_view.projector import Projector, Record
+from billing_view.settings import Settings
+from billing_view.storage import INDEXES, VOLATILE_FIELDS, Storage
+
+log = logging.getLogger(__name__)
+
+
+class ReplayError(RuntimeError):
+    pass
+
+
+async def snapshot(db: AsyncDatabase[Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every read-model document by collection and id, without what differs between builds.
+
+    `before` of a change is left out: it records what the read model held when the change
+    arrived, which depends on how the topics happened to interleave for that consumer.
+    """
+    result: dict[str, dict[str, dict[str, Any]]] = {}
+    for collection in INDEXES:
+        drop = VOLATILE_FIELDS | ({"before"} if collection == CHANGES else set())
+        docs: dict[str, dict[str, Any]] = {}
+        async for doc in db[collection].find():
+            docs[str(doc["_id"])] = {k: v for k, v in doc.items() if k not in drop}
+        result[collection] = docs
+    return result
+
+
+async def replay_into(settings: Settings, database: str, batch: int = 1000) -> dict[str, int]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri)
+    await client.aconnect()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        client_id="billing-view-replay",
+    )
+    try:
+        if database == settings.mongodb_database:
+            raise ReplayError("refusing to replay into the live database")
+        storage = Storage(client, database)
+        for collection in INDEXES:
+            if await storage.db[collection].estimated_document_count():
+                raise ReplayError(f"database {database!r} is not empty ({collection})")
+        await storage.ensure_indexes()
+        skipped = 0
+
+        async def skip(record: Record, error: BaseException, attempts: int) -> None:
+            # The live consumer already dead-lettered it; a rebuild only counts it.
+            nonlocal skipped
+            skipped += 1
+
+        projector = Projector(storage, skip, max_attempts=settings.max_attempts)
+        await consumer.start()
+        partitions: list[TopicPartition] = []
+        for topic in CONSUMED_TOPICS:
+            name = settings.topic(topic)
+            for p in consumer.partitions_for_topic(name) or await _partitions(consumer, name):
+                partitions.append(TopicPartition(name, p))
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        remaining = {tp for tp in partitions if end[tp] > 0}
+        records = 0
+        while remaining:
+            polled = await consumer.getmany(*remaining, timeout_ms=1000, max_records=batch)
+            flat = [r for tp, rs in polled.items() for r in rs if r.offset < end[tp]]
+            await projector.handle_batch(flat)
+            records += len(flat)
+            for tp in list(remaining):
+                if await consumer.position(tp) >= end[tp]:
+                    remaining.discard(tp)
+        return {"records": records, "skipped_invalid": skipped, "partitions": len(partitions)}
+    finally:
+        await consumer.stop()
+        await client.close()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer._client.force_metadata_update()
+    return consumer.partitions_for_topic(topic) or set()

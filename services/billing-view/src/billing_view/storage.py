@@ -1,0 +1,323 @@
+"""The only module that talks to MongoDB: the read model's writes, queries and indexes.
+
+FerretDB v1 notes that shaped the write path (checked against v1.24.2):
+- an `update` command with several statements stops at the first write error even when
+  `ordered` is false, and its reply lacks `nModified`, which makes PyMongo's `bulk_write`
+  raise `KeyError`. So a batch never relies on duplicate-key errors: it reads the stored
+  versions of the batch's documents first (one `_id $in` query), sends conditional updates
+  for the ones that exist, inserts the new ones, and only on an insert race (another replica
+  inserted the same document meanwhile) falls back to one upsert per document.
+- every write is still conditional on the stored version (`version < v`), so two replicas
+  racing on one document can never move it backwards.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from billing_view import domain
+from billing_view.domain import (
+    BILL_GROUPS,
+    CHANGES,
+    ENTITIES,
+    INVOICES,
+    PAYMENT_METHODS,
+    SUBSCRIPTIONS,
+    ChangeRequest,
+    InvoiceCursor,
+    StateWrite,
+)
+
+Doc = dict[str, Any]
+
+_TB = [("tenant_id", ASCENDING), ("bill_group_id", ASCENDING)]
+_NEWEST = [("issue_date", DESCENDING), ("number", DESCENDING), ("invoice_id", DESCENDING)]
+
+# Every query of the API is prefixed by (tenant_id, bill_group_id): shardable on that pair.
+INDEXES: dict[str, list[IndexModel]] = {
+    ENTITIES: [IndexModel([("tenant_id", ASCENDING), ("entity_id", ASCENDING)], name="entity")],
+    BILL_GROUPS: [
+        IndexModel(_TB, name="bill_group"),
+        IndexModel([("tenant_id", ASCENDING), ("account_id", ASCENDING)], name="account"),
+    ],
+    SUBSCRIPTIONS: [IndexModel([*_TB, ("subscription_id", ASCENDING)], name="bg_subscription")],
+    PAYMENT_METHODS: [IndexModel([*_TB, ("payment_method_id", ASCENDING)], name="bg_pm")],
+    INVOICES: [
+        IndexModel([*_TB, *_NEWEST], name="bg_newest"),
+        IndexModel([*_TB, ("status", ASCENDING), *_NEWEST], name="bg_status_newest"),
+    ],
+    CHANGES: [
+        IndexModel([*_TB, ("requested_at", DESCENDING)], name="bg_requested"),
+        IndexModel([*_TB, ("status", ASCENDING)], name="bg_status"),
+    ],
+}
+
+# Written by the service when it applies an event, not part of the upstream facts.
+VOLATILE_FIELDS = frozenset({"updated_at"})
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    applied: int
+    stale: int
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class Storage:
+    def __init__(self, client: AsyncMongoClient[Doc], database: str) -> None:
+        self.client = client
+        self.db: AsyncDatabase[Doc] = client[database]
+
+    async def ensure_indexes(self) -> None:
+        for collection, indexes in INDEXES.items():
+            await self.db[collection].create_indexes(indexes)
+
+    async def ping(self) -> bool:
+        await self.client.admin.command("ping")
+        return True
+
+    # --- writes -----------------------------------------------------------------------
+
+    async def apply_states(self, writes: Sequence[StateWrite]) -> WriteOutcome:
+        """Apply the newest version of each document, each write conditional on its version."""
+        by_collection: dict[str, list[StateWrite]] = defaultdict(list)
+        for write in domain.newest_per_document(writes):
+            by_collection[write.collection].append(write)
+        applied = 0
+        for collection, group in by_collection.items():
+            applied += await self._apply_collection(collection, group)
+        return WriteOutcome(applied=applied, stale=len(writes) - applied)
+
+    async def _apply_collection(self, name: str, writes: list[StateWrite]) -> int:
+        col = self.db[name]
+        stored = {
+            d["_id"]: d["version"]
+            async for d in col.find({"_id": {"$in": [w.id for w in writes]}}, {"version": 1})
+        }
+        updates = [w for w in writes if w.id in stored and stored[w.id] < w.version]
+        inserts = [w for w in writes if w.id not in stored]
+        applied = 0
+        if updates:
+            reply = await self.db.command(
+                {
+                    "update": name,
+                    "ordered": False,
+                    "updates": [
+                        {"q": {"_id": w.id, "version": {"$lt": w.version}}, "u": self._set(w)}
+                        for w in updates
+                    ],
+                }
+            )
+            applied += int(reply.get("nModified", reply.get("n", 0)))
+        if inserts:
+            try:
+                await col.insert_many(
+                    [{"_id": w.id, **w.fields, "updated_at": _now()} for w in inserts],
+                    ordered=True,
+                )
+                applied += len(inserts)
+            except BulkWriteError as exc:
+                # Another writer inserted one of them: settle the rest one conditional
+                # upsert at a time (the ones before the failure are in already).
+                done = int(exc.details.get("nInserted", 0))
+                applied += done
+                for write in inserts[done:]:
+                    applied += await self.apply_one(write)
+        return applied
+
+    @staticmethod
+    def _set(write: StateWrite) -> Doc:
+        return {"$set": {**write.fields, "updated_at": _now()}}
+
+    async def apply_one(self, write: StateWrite) -> int:
+        """One conditional upsert; a duplicate key means a newer (or same) version is stored."""
+        try:
+            result = await self.db[write.collection].update_one(
+                {"_id": write.id, "version": {"$lt": write.version}}, self._set(write), upsert=True
+            )
+        except DuplicateKeyError:
+            return 0
+        return 1 if (result.upserted_id is not None or result.modified_count) else 0
+
+    async def record_change(self, change: ChangeRequest) -> None:
+        """Idempotent: a redelivered request never resets a settled status or its `before`."""
+        bill_group = await self.bill_group(change.tenant_id, change.bill_group_id)
+        before = domain.before_value(
+            change.kind, None if bill_group is None else bill_group["state"]
+        )
+        request = {
+            "kind": change.kind,
+            "actor_email": change.actor_email,
+            "after": change.after,
+            "requested_at": change.requested_at,
+        }
+        key = domain.doc_id(change.tenant_id, change.change_id)
+        await self.db[CHANGES].update_one(
+            {"_id": key},
+            {
+                "$setOnInsert": {
+                    "tenant_id": change.tenant_id,
+                    "bill_group_id": change.bill_group_id,
+                    "change_id": change.change_id,
+                    "status": "pending",
+                    "reason": None,
+                    "settled_at": None,
+                    "before": before,
+                    **request,
+                }
+            },
+            upsert=True,
+        )
+        # The verdict may have arrived first (another topic): fill in the request once.
+        await self.db[CHANGES].update_one(
+            {"_id": key, "kind": {"$exists": False}},
+            {"$set": {**request, "before": before}},
+        )
+
+    async def settle_change(
+        self,
+        tenant_id: str,
+        bill_group_id: str,
+        change_id: str,
+        status: str,
+        reason: str | None,
+        settled_at: str,
+    ) -> None:
+        await self.db[CHANGES].update_one(
+            {"_id": domain.doc_id(tenant_id, change_id)},
+            {
+                "$set": {"status": status, "reason": reason, "settled_at": settled_at},
+                "$setOnInsert": {
+                    "tenant_id": tenant_id,
+                    "bill_group_id": bill_group_id,
+                    "change_id": change_id,
+                },
+            },
+            upsert=True,
+        )
+
+    # --- queries (every one scoped by tenant and bill group) ----------------------------
+
+    async def bill_group(self, tenant_id: str, bill_group_id: str) -> Doc | None:
+        return await self.db[BILL_GROUPS].find_one(
+            {"_id": domain.doc_id(tenant_id, bill_group_id), "tenant_id": tenant_id}
+        )
+
+    async def entity(self, tenant_id: str, entity_id: str) -> Doc | None:
+        return await self.db[ENTITIES].find_one(
+            {"_id": domain.doc_id(tenant_id, entity_id), "tenant_id": tenant_id}
+        )
+
+    async def _scoped(
+        self, collection: str, tenant_id: str, bill_group_id: str, **extra: Any
+    ) -> list[Doc]:
+        cursor = self.db[collection].find(
+            {"tenant_id": tenant_id, "bill_group_id": bill_group_id, **extra}
+        )
+        return await cursor.to_list()
+
+    async def subscriptions(self, tenant_id: str, bill_group_id: str) -> list[Doc]:
+        docs = await self._scoped(SUBSCRIPTIONS, tenant_id, bill_group_id)
+        return sorted(docs, key=lambda d: (d["state"]["start_date"], d["subscription_id"]))
+
+    async def payment_methods(self, tenant_id: str, bill_group_id: str) -> list[Doc]:
+        docs = await self._scoped(PAYMENT_METHODS, tenant_id, bill_group_id)
+        return sorted(docs, key=lambda d: d["payment_method_id"])
+
+    async def one(
+        self, collection: str, tenant_id: str, bill_group_id: str, object_id: str
+    ) -> Doc | None:
+        """By key, and only if it belongs to this tenant AND bill group (else: not found)."""
+        return await self.db[collection].find_one(
+            {
+                "_id": domain.doc_id(tenant_id, object_id),
+                "tenant_id": tenant_id,
+                "bill_group_id": bill_group_id,
+            }
+        )
+
+    async def open_invoices(self, tenant_id: str, bill_group_id: str) -> list[Doc]:
+        return await self._scoped(
+            INVOICES, tenant_id, bill_group_id, status={"$in": sorted(domain.OPEN_STATUSES)}
+        )
+
+    def invoice_query(
+        self,
+        tenant_id: str,
+        bill_group_id: str,
+        status: str | None,
+        after: InvoiceCursor | None,
+    ) -> Doc:
+        query: Doc = {"tenant_id": tenant_id, "bill_group_id": bill_group_id}
+        if status is not None:
+            query["status"] = status
+        if after is not None:
+            query["$or"] = [
+                {"issue_date": {"$lt": after.issue_date}},
+                {"issue_date": after.issue_date, "number": {"$lt": after.number}},
+                {
+                    "issue_date": after.issue_date,
+                    "number": after.number,
+                    "invoice_id": {"$lt": after.invoice_id},
+                },
+            ]
+        return query
+
+    async def invoices(
+        self,
+        tenant_id: str,
+        bill_group_id: str,
+        status: str | None,
+        after: InvoiceCursor | None,
+        limit: int,
+    ) -> list[Doc]:
+        query = self.invoice_query(tenant_id, bill_group_id, status, after)
+        cursor = self.db[INVOICES].find(query, {"state.lines": 0}).sort(_NEWEST).limit(limit)
+        return await cursor.to_list()
+
+    async def activity(self, tenant_id: str, bill_group_id: str, limit: int) -> list[Doc]:
+        # Verdicts that arrived before their request carry no request yet: not shown.
+        cursor = (
+            self.db[CHANGES]
+            .find(
+                {"tenant_id": tenant_id, "bill_group_id": bill_group_id, "kind": {"$exists": True}}
+            )
+            .sort([("requested_at", DESCENDING), ("change_id", DESCENDING)])
+            .limit(limit)
+        )
+        return await cursor.to_list()
+
+    async def pending_changes(self, tenant_id: str, bill_group_id: str) -> list[Doc]:
+        docs = await self._scoped(
+            CHANGES, tenant_id, bill_group_id, status="pending", kind={"$exists": True}
+        )
+        return sorted(docs, key=lambda d: (d["requested_at"], d["change_id"]), reverse=True)
+
+    async def change(self, tenant_id: str, bill_group_id: str, change_id: str) -> Doc | None:
+        doc = await self.one(CHANGES, tenant_id, bill_group_id, change_id)
+        return doc if doc is not None and "kind" in doc else None
+
+    async def account_bill_groups(self, tenant_id: str, account_id: str) -> list[Doc]:
+        cursor = self.db[BILL_GROUPS].find({"tenant_id": tenant_id, "account_id": account_id})
+        docs = await cursor.to_list()
+        return sorted(docs, key=lambda d: d["bill_group_id"])
+
+    # --- whole read model --------------------------------------------------------------
+
+    async def count(self, collection: str) -> int:
+        return await self.db[collection].count_documents({})
+
+
+def strip(doc: Doc, fields: Iterable[str] = ()) -> Doc:
+    return {k: v for k, v in doc.items() if k not in {"_id", *fields}}

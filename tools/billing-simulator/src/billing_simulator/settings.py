@@ -1,0 +1,21 @@
+"""Configuration from the environment (names = field names upper-cased, no prefix)."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from portal_contracts.settings import CommonSettings
+from portal_contracts.topics import ConsumerGroup
+
+
+class Settings(CommonSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    aws_endpoint_url: str = "http://127.0.0.1:5000"
+    aws_region: str = "eu-west-1"
+    documents_bucket: str = "invoice-documents"
+    logos_bucket: str = "brand-assets"
+
+    @property
+    def consumer_group(self) -> str:
+        return self.topic_prefix + ConsumerGroup.BILLING_SIMULATOR
