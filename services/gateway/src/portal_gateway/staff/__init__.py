@@ -1,0 +1,1 @@
+"""The staff console: the merchant's pages under /staff (issue 9)."""

@@ -1,0 +1,121 @@
+"""The staff session cookie: signed, idle and absolute expiry, scope checks."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from portal_gateway.staff.session import Scope, StaffSession, decode, encode, touched
+from portal_gateway.staff.settings import DEV_STAFF_SESSION_SECRET, StaffSettings
+
+SECRET = "s" * 40
+NOW = 1_800_000_000
+IDLE = 30 * 60
+MAX = 8 * 3600
+SESSION = StaffSession("demo", Scope.BILL_GROUP, "bg_1", "ops@merchant.example", NOW, NOW)
+
+
+def read(value: str | None, now: int = NOW, secret: str = SECRET) -> StaffSession | None:
+    return decode(value, secret, now=now, idle_seconds=IDLE, max_seconds=MAX)
+
+
+def test_round_trip() -> None:
+    assert read(encode(SESSION, SECRET)) == SESSION
+
+
+def test_the_dev_api_key_mode_round_trips_too() -> None:
+    keyed = StaffSession(None, Scope.BILL_GROUP, "bg_1", "api-key", NOW, NOW, "key123")
+    assert read(encode(keyed, SECRET)) == keyed
+
+
+@pytest.mark.parametrize("value", [None, "", "abc", "a.b.c", "..", "x.y"])
+def test_garbage_is_no_session(value: str | None) -> None:
+    assert read(value) is None
+
+
+def test_another_secret_is_no_session() -> None:
+    assert read(encode(SESSION, SECRET), secret="t" * 40) is None
+
+
+def test_an_edited_payload_is_no_session() -> None:
+    payload, mac = encode(SESSION, SECRET).split(".")
+    other, _ = encode(replace(SESSION, scope_id="bg_2"), SECRET).split(".")
+    assert read(f"{other}.{mac}") is None
+    assert read(f"{payload}.{mac}") == SESSION
+
+
+@given(position=st.integers(min_value=0, max_value=200), char=st.sampled_from("AbZ09-_."))
+def test_no_single_character_change_survives(position: int, char: str) -> None:
+    value = encode(SESSION, SECRET)
+    position %= len(value)
+    if value[position] == char:
+        return
+    assert read(value[:position] + char + value[position + 1 :]) is None
+
+
+def test_idle_expiry_and_sliding_renewal() -> None:
+    value = encode(SESSION, SECRET)
+    assert read(value, now=NOW + IDLE) == SESSION
+    assert read(value, now=NOW + IDLE + 1) is None
+    renewed = encode(touched(SESSION, NOW + IDLE), SECRET)
+    assert read(renewed, now=NOW + 2 * IDLE) is not None
+
+
+def test_absolute_expiry_even_when_always_active() -> None:
+    active = touched(SESSION, NOW + MAX)
+    assert read(encode(active, SECRET), now=NOW + MAX) is not None
+    assert read(encode(touched(SESSION, NOW + MAX + 1), SECRET), now=NOW + MAX + 1) is None
+
+
+def test_a_session_from_the_future_is_refused() -> None:
+    assert read(encode(touched(SESSION, NOW + 3600), SECRET)) is None
+
+
+def test_scope_bill_group_allows_only_that_bill_group() -> None:
+    assert SESSION.allows_bill_group("bg_1", None)
+    assert not SESSION.allows_bill_group("bg_2", "acc_1")
+    assert not SESSION.allows_account("acc_1")
+    assert SESSION.home == "/staff/bill-groups/bg_1"
+
+
+def test_scope_account_allows_its_bill_groups_only() -> None:
+    account = replace(SESSION, scope=Scope.ACCOUNT, scope_id="acc_1")
+    assert account.allows_account("acc_1")
+    assert not account.allows_account("acc_2")
+    assert account.allows_bill_group("bg_9", "acc_1")
+    assert not account.allows_bill_group("bg_9", "acc_2")
+    assert not account.allows_bill_group("bg_9", None)
+    assert account.home == "/staff/accounts/acc_1"
+
+
+def test_home_quotes_the_id() -> None:
+    assert replace(SESSION, scope_id="a/../b").home == "/staff/bill-groups/a%2F..%2Fb"
+
+
+def test_settings_refuse_the_dev_secret_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.delenv("STAFF_SESSION_SECRET", raising=False)
+    with pytest.raises(ValueError, match="STAFF_SESSION_SECRET"):
+        StaffSettings()
+    monkeypatch.setenv("STAFF_SESSION_SECRET", "p" * 48)
+    settings = StaffSettings()
+    assert settings.cookie_secure
+    assert not settings.sign_in_page_enabled
+
+
+def test_settings_local_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ENVIRONMENT", raising=False)
+    monkeypatch.delenv("STAFF_SESSION_SECRET", raising=False)
+    settings = StaffSettings()
+    assert settings.staff_session_secret == DEV_STAFF_SESSION_SECRET
+    assert settings.sign_in_page_enabled
+    assert not settings.cookie_secure
+
+
+def test_settings_refuse_short_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STAFF_SESSION_SECRET", "short")
+    with pytest.raises(ValueError, match="32"):
+        StaffSettings()
