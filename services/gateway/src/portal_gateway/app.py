@@ -45,6 +45,7 @@ from portal_gateway.security import (
     security_headers_middleware,
 )
 from portal_gateway.settings import Settings
+from portal_gateway.staff.routes import StaffPages
 from portal_gateway.web import page
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,7 @@ def create_app(settings: Settings | None = None, vault: PaymentVault | None = No
         PortalPages,
         PortalApi,
         admin_edge,
+        StaffPages,
         create_static_files_router(path="/static", directories=[HERE / "static"]),
         *ops_routes({"access": access_ready, "billing_view": billing_ready, "kafka": kafka_ready}),
     ]
