@@ -1,0 +1,153 @@
+"""Read-model and Kafka sizing from measured document sizes (feeds deploy/README.md).
+
+Each billing-view document is built exactly as billing-view builds it (its pure
+`domain.state_write` applied to the contracts' example events) and measured with
+`bson.encode`; the sizes are then multiplied by the per-bill-group counts of the design's
+target shape (DESIGN.md, "Scale": 1M bill groups, 50M invoices). Index sizes are estimated
+from the key widths of each index. Nothing here is a timing claim.
+
+    python deploy/sizing.py            # print the Markdown table the README carries
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import bson
+
+from billing_view import domain
+from portal_contracts.codec import make_event
+from portal_contracts.examples import EXAMPLES
+from portal_contracts.registry import EventType, latest
+from portal_contracts.topics import TOPICS, Topic
+
+BILL_GROUP_COUNTS = (10_000, 100_000, 1_000_000)
+# Per bill group, from the design's target (50M invoices over 1M bill groups); the others
+# are what a typical B2B customer holds.
+PER_BILL_GROUP = {
+    EventType.BILL_GROUP_STATE: 1.0,
+    EventType.INVOICE_STATE: 50.0,
+    EventType.SUBSCRIPTION_STATE: 3.0,
+    EventType.PAYMENT_METHOD_STATE: 2.0,
+    # 10k tenants with a handful of entities each, spread over 1M bill groups.
+    EventType.ENTITY_STATE: 0.03,
+}
+# WiredTiger compresses documents (snappy) roughly this well on JSON-like billing data;
+# indexes use prefix compression. Conservative ratios, so the figures err on the large side.
+DOC_COMPRESSION = 0.5
+# A B-tree entry per index: the key values plus ~16 bytes of record id and overhead.
+INDEX_ENTRY_OVERHEAD = 16
+
+
+@dataclass(frozen=True)
+class Measured:
+    event_type: EventType
+    collection: str
+    document_bytes: int
+    index_entry_bytes: int
+    event_bytes: int
+
+
+def _document(event_type: EventType) -> tuple[str, dict[str, Any]]:
+    payload_model = latest(event_type).model
+    payload = payload_model.model_validate(EXAMPLES[(event_type, 1)])
+    id_field = domain.STATE_COLLECTIONS[event_type][1]
+    aggregate_id = str(payload.model_dump()[id_field])
+    event = make_event(
+        payload, tenant_id="tenant_0001", aggregate_id=aggregate_id, aggregate_version=7
+    )
+    write = domain.state_write(event)
+    doc = {"_id": write.id, **write.fields, "updated_at": dt.datetime.now(dt.UTC)}
+    return write.collection, doc
+
+
+def _index_keys(collection: str) -> list[list[str]]:
+    """Key fields of each index billing-view creates on the collection (plus `_id`)."""
+    from billing_view.storage import INDEXES
+
+    keys = [["_id"]]
+    for index in INDEXES.get(collection, []):
+        keys.append([field for field, _ in index.document["key"].items()])
+    return keys
+
+
+def measure(event_type: EventType) -> Measured:
+    collection, doc = _document(event_type)
+    entry = 0
+    for fields in _index_keys(collection):
+        entry += len(bson.encode({f: doc.get(f) for f in fields})) + INDEX_ENTRY_OVERHEAD
+    payload_model = latest(event_type).model
+    payload = payload_model.model_validate(EXAMPLES[(event_type, 1)])
+    event = make_event(payload, tenant_id="tenant_0001", aggregate_id="x", aggregate_version=7)
+    return Measured(
+        event_type,
+        collection,
+        len(bson.encode(doc)),
+        entry,
+        len(event.model_dump_json().encode()),
+    )
+
+
+def _mib(n: float) -> str:
+    if n >= 1024**3:
+        return f"{n / 1024**3:.1f} GiB"
+    return f"{n / 1024**2:.1f} MiB"
+
+
+def table() -> str:
+    rows = [measure(t) for t in PER_BILL_GROUP]
+    lines = [
+        "| document (collection) | BSON bytes | index bytes | per bill group | "
+        + " | ".join(f"{n:,} bill groups" for n in BILL_GROUP_COUNTS)
+        + " |",
+        "|---|---:|---:|---:|" + "---:|" * len(BILL_GROUP_COUNTS),
+    ]
+    totals = [0.0 for _ in BILL_GROUP_COUNTS]
+    for row in rows:
+        ratio = PER_BILL_GROUP[row.event_type]
+        cells = []
+        for i, count in enumerate(BILL_GROUP_COUNTS):
+            stored = count * ratio * (row.document_bytes * DOC_COMPRESSION + row.index_entry_bytes)
+            totals[i] += stored
+            cells.append(_mib(stored))
+        lines.append(
+            f"| {row.event_type.value} ({row.collection}) | {row.document_bytes:,} "
+            f"| {row.index_entry_bytes:,} | {ratio:g} | " + " | ".join(cells) + " |"
+        )
+    lines.append(
+        "| **total on disk, one replica** | | | | "
+        + " | ".join(f"**{_mib(t)}**" for t in totals)
+        + " |"
+    )
+    return "\n".join(lines)
+
+
+def kafka_table() -> str:
+    """Bytes one full copy of each state topic holds (latest version per aggregate)."""
+    lines = [
+        "| topic | partitions | event bytes (JSON) | "
+        + " | ".join(f"{n:,} bill groups" for n in BILL_GROUP_COUNTS)
+        + " |",
+        "|---|---:|---:|" + "---:|" * len(BILL_GROUP_COUNTS),
+    ]
+    for event_type, ratio in PER_BILL_GROUP.items():
+        topic = latest(event_type).topic
+        row = measure(event_type)
+        sizes = [_mib(n * ratio * row.event_bytes) for n in BILL_GROUP_COUNTS]
+        partitions = TOPICS[Topic(topic)].partitions
+        lines.append(
+            f"| {topic} | {partitions} | {row.event_bytes:,} | " + " | ".join(sizes) + " |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    print(table())
+    print()
+    print(kafka_table())
+
+
+if __name__ == "__main__":
+    main()
