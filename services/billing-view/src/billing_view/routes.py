@@ -13,9 +13,10 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
 from litestar.handlers import BaseRouteHandler
-from litestar.params import Parameter
+from litestar.params import FromPath, QueryParameter
 
 from billing_view import domain
 from billing_view.domain import INVOICES, PAYMENT_METHODS, InvalidCursorError, InvoiceCursor
@@ -73,13 +74,20 @@ def _activity(doc: Doc, bill_group: Doc | None, payment_method_ids: list[str]) -
 class BillGroupController(Controller):
     path = BASE
 
-    async def _bill_group(self, storage: Storage, tenant_id: str, bill_group_id: str) -> Doc:
+    async def _bill_group(
+        self,
+        storage: NamedDependency[Storage],
+        tenant_id: FromPath[str],
+        bill_group_id: FromPath[str],
+    ) -> Doc:
         doc = await storage.bill_group(tenant_id, bill_group_id)
         if doc is None:
             raise NotFoundException("no such bill group")
         return doc
 
-    async def _entity(self, storage: Storage, tenant_id: str, entity_id: str) -> dict[str, Any]:
+    async def _entity(
+        self, storage: NamedDependency[Storage], tenant_id: FromPath[str], entity_id: str
+    ) -> dict[str, Any]:
         doc = await storage.entity(tenant_id, entity_id)
         if doc is None:
             # Branding may arrive after the bill group: show the id, no name or logo yet.
@@ -87,12 +95,21 @@ class BillGroupController(Controller):
         state = _state(doc)
         return {"entity_id": entity_id, "name": state["name"], "logo": state.get("logo")}
 
-    async def _methods(self, storage: Storage, tenant_id: str, bill_group_id: str) -> list[Doc]:
+    async def _methods(
+        self,
+        storage: NamedDependency[Storage],
+        tenant_id: FromPath[str],
+        bill_group_id: FromPath[str],
+    ) -> list[Doc]:
         return [_state(d) for d in await storage.payment_methods(tenant_id, bill_group_id)]
 
     @get("/overview")
     async def overview(
-        self, storage: Storage, today: Today, tenant_id: str, bill_group_id: str
+        self,
+        storage: NamedDependency[Storage],
+        today: NamedDependency[Today],
+        tenant_id: FromPath[str],
+        bill_group_id: FromPath[str],
     ) -> dict[str, Any]:
         doc = await self._bill_group(storage, tenant_id, bill_group_id)
         state = _state(doc)
@@ -117,7 +134,10 @@ class BillGroupController(Controller):
 
     @get("/branding")
     async def branding(
-        self, storage: Storage, tenant_id: str, bill_group_id: str
+        self,
+        storage: NamedDependency[Storage],
+        tenant_id: FromPath[str],
+        bill_group_id: FromPath[str],
     ) -> dict[str, Any]:
         state = _state(await self._bill_group(storage, tenant_id, bill_group_id))
         return {
@@ -128,7 +148,10 @@ class BillGroupController(Controller):
 
     @get("/subscriptions")
     async def subscriptions(
-        self, storage: Storage, tenant_id: str, bill_group_id: str
+        self,
+        storage: NamedDependency[Storage],
+        tenant_id: FromPath[str],
+        bill_group_id: FromPath[str],
     ) -> dict[str, Any]:
         await self._bill_group(storage, tenant_id, bill_group_id)
         docs = await storage.subscriptions(tenant_id, bill_group_id)
@@ -136,7 +159,11 @@ class BillGroupController(Controller):
 
     @get("/payment-methods")
     async def payment_methods(
-        self, storage: Storage, today: Today, tenant_id: str, bill_group_id: str
+        self,
+        storage: NamedDependency[Storage],
+        today: NamedDependency[Today],
+        tenant_id: FromPath[str],
+        bill_group_id: FromPath[str],
     ) -> dict[str, Any]:
         state = _state(await self._bill_group(storage, tenant_id, bill_group_id))
         methods = await self._methods(storage, tenant_id, bill_group_id)
@@ -151,11 +178,11 @@ class BillGroupController(Controller):
     @get("/payment-methods/{payment_method_id:str}")
     async def payment_method(
         self,
-        storage: Storage,
-        today: Today,
-        tenant_id: str,
-        bill_group_id: str,
-        payment_method_id: str,
+        storage: NamedDependency[Storage],
+        today: NamedDependency[Today],
+        tenant_id: FromPath[str],
+        bill_group_id: FromPath[str],
+        payment_method_id: FromPath[str],
     ) -> dict[str, Any]:
         bill_group = await self._bill_group(storage, tenant_id, bill_group_id)
         doc = await storage.one(PAYMENT_METHODS, tenant_id, bill_group_id, payment_method_id)
@@ -166,12 +193,12 @@ class BillGroupController(Controller):
     @get("/invoices")
     async def invoices(
         self,
-        storage: Storage,
-        tenant_id: str,
-        bill_group_id: str,
-        status: Annotated[str | None, Parameter(query="status")] = None,
-        limit: Annotated[int, Parameter(query="limit", ge=1, le=100)] = 20,
-        cursor: Annotated[str | None, Parameter(query="cursor", max_length=512)] = None,
+        storage: NamedDependency[Storage],
+        tenant_id: FromPath[str],
+        bill_group_id: FromPath[str],
+        status: Annotated[str | None, QueryParameter()] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+        cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
     ) -> dict[str, Any]:
         await self._bill_group(storage, tenant_id, bill_group_id)
         if status is not None and status not in {s.value for s in InvoiceStatus}:
@@ -192,7 +219,11 @@ class BillGroupController(Controller):
 
     @get("/invoices/{invoice_id:str}")
     async def invoice(
-        self, storage: Storage, tenant_id: str, bill_group_id: str, invoice_id: str
+        self,
+        storage: NamedDependency[Storage],
+        tenant_id: FromPath[str],
+        bill_group_id: FromPath[str],
+        invoice_id: FromPath[str],
     ) -> dict[str, Any]:
         doc = await storage.one(INVOICES, tenant_id, bill_group_id, invoice_id)
         if doc is None:
@@ -202,10 +233,10 @@ class BillGroupController(Controller):
     @get("/activity")
     async def activity(
         self,
-        storage: Storage,
-        tenant_id: str,
-        bill_group_id: str,
-        limit: Annotated[int, Parameter(query="limit", ge=1, le=200)] = 50,
+        storage: NamedDependency[Storage],
+        tenant_id: FromPath[str],
+        bill_group_id: FromPath[str],
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> dict[str, Any]:
         bill_group = await self._bill_group(storage, tenant_id, bill_group_id)
         method_ids = [
@@ -216,7 +247,11 @@ class BillGroupController(Controller):
 
     @get("/changes/{change_id:str}")
     async def change(
-        self, storage: Storage, tenant_id: str, bill_group_id: str, change_id: str
+        self,
+        storage: NamedDependency[Storage],
+        tenant_id: FromPath[str],
+        bill_group_id: FromPath[str],
+        change_id: FromPath[str],
     ) -> dict[str, Any]:
         doc = await storage.change(tenant_id, bill_group_id, change_id)
         if doc is None:
@@ -233,7 +268,7 @@ class AccountController(Controller):
 
     @get("/bill-groups")
     async def bill_groups(
-        self, storage: Storage, tenant_id: str, account_id: str
+        self, storage: NamedDependency[Storage], tenant_id: FromPath[str], account_id: FromPath[str]
     ) -> dict[str, Any]:
         docs = await storage.account_bill_groups(tenant_id, account_id)
         return {

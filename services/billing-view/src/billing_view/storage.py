@@ -80,8 +80,11 @@ class Storage:
         self.db: AsyncDatabase[Doc] = client[database]
 
     async def ensure_indexes(self) -> None:
+        # One index per command: FerretDB v1.24 panics on a multi-index createIndexes whose
+        # indexes all exist already (every restart of the service).
         for collection, indexes in INDEXES.items():
-            await self.db[collection].create_indexes(indexes)
+            for index in indexes:
+                await self.db[collection].create_indexes([index])
 
     async def ping(self) -> bool:
         await self.client.admin.command("ping")
