@@ -6,13 +6,16 @@ Each billing-view document is built exactly as billing-view builds it (its pure
 target shape (DESIGN.md, "Scale": 1M bill groups, 50M invoices). Index sizes are estimated
 from the key widths of each index. Nothing here is a timing claim.
 
-    python deploy/sizing.py            # print the Markdown table the README carries
+    python deploy/sizing.py            # print the tables
+    python deploy/sizing.py --readme   # refresh them in deploy/README.md (CI checks they match)
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import bson
@@ -143,10 +146,34 @@ def kafka_table() -> str:
     return "\n".join(lines)
 
 
+README = Path(__file__).resolve().parent / "README.md"
+BEGIN = "<!-- sizing:begin -->"
+END = "<!-- sizing:end -->"
+
+
+def tables() -> str:
+    note = (
+        "One copy of the state topics (replicated 3 times; each update of an invoice adds\n"
+        "another event, so multiply `billing.invoices` by the versions an invoice goes through):"
+    )
+    return f"{table()}\n\n{note}\n\n{kafka_table()}"
+
+
+def readme_section(text: str) -> str:
+    start = text.index(BEGIN) + len(BEGIN)
+    return text[start : text.index(END)].strip()
+
+
 def main() -> None:
-    print(table())
-    print()
-    print(kafka_table())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readme", action="store_true", help="rewrite the README's tables")
+    args = parser.parse_args()
+    if not args.readme:
+        print(tables())
+        return
+    text = README.read_text()
+    start = text.index(BEGIN) + len(BEGIN)
+    README.write_text(text[:start] + "\n" + tables() + "\n" + text[text.index(END) :])
 
 
 if __name__ == "__main__":

@@ -107,17 +107,9 @@ def acls(identity: KafkaIdentity) -> list[dict[str, Any]]:
         if identity.service in spec.producers:
             rules.append(_topic_acl(str(spec.name), ["Write", "Describe"]))
     if identity.group is not None:
-        rules.append(
-            {
-                # Prefix: `billing-view replay` rebuilds under a fresh group of the same stem.
-                "resource": {
-                    "type": "group",
-                    "name": identity.group.value,
-                    "patternType": "prefix",
-                },
-                "operations": ["Read"],
-            }
-        )
+        # `billing-view replay` assigns partitions itself, without a group: no extra grant.
+        group = {"type": "group", "name": identity.group.value, "patternType": "literal"}
+        rules.append({"resource": group, "operations": ["Read"]})
     return rules
 
 

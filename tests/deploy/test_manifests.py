@@ -319,12 +319,12 @@ def test_kafka_users_hold_only_what_their_service_needs(kafka_resources: Any) ->
             assert resource["name"] not in ("*", ""), "no wildcard resources"
             assert "All" not in acl["operations"]
             assert acl.get("type", "allow") == "allow"
+            assert resource["patternType"] == "literal"
             if resource["type"] == "group":
                 assert acl["operations"] == ["Read"]
                 groups.add(resource["name"])
                 continue
             assert resource["type"] == "topic"
-            assert resource["patternType"] == "literal"
             if "Read" in acl["operations"]:
                 reads.add(resource["name"])
             if "Write" in acl["operations"]:
