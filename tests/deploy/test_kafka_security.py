@@ -37,3 +37,14 @@ def test_password_is_not_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("KAFKA_SASL_USERNAME", "portal-access")
     monkeypatch.setenv("KAFKA_SASL_PASSWORD", "s3cret")
     assert "s3cret" not in repr(CommonSettings())
+
+
+def test_raw_aiokafka_clients_get_the_same_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert CommonSettings().kafka_client_options() == {}
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "portal-billing-view")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "s3cret")
+    options = CommonSettings().kafka_client_options()
+    assert options["security_protocol"] == "SASL_SSL"
+    assert options["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert options["sasl_plain_username"] == "portal-billing-view"

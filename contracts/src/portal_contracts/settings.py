@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ssl
-from typing import Literal
+from typing import Any, Literal
 
+from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLScram512
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,10 @@ class CommonSettings(BaseSettings):
             self.kafka_sasl_password.get_secret_value(),
             ssl_context=context,
         )
+
+    def kafka_client_options(self) -> dict[str, Any]:
+        """The same security as keyword arguments of raw aiokafka clients (admin, replay)."""
+        return parse_security(self.kafka_security())
 
     @model_validator(mode="after")
     def _sasl_needs_credentials(self) -> CommonSettings:
