@@ -1,0 +1,343 @@
+"""The only module that talks to MongoDB (FerretDB v1 compatible: no transactions, no TTL
+indexes, no partial indexes; `$pull` only with the exact element).
+
+FerretDB v1 (SQLite) does NOT apply concurrent updates of one document atomically (measured:
+50 concurrent `$inc` of one field end at 5; a conditional `find_one_and_update` lets two
+callers win). So:
+- every guarantee that must hold across replicas (single-use tokens and codes, attempt
+  limits, rate limits) rests on inserts into unique indexes, atomic on every backend;
+- read-modify-write updates of shared documents (portal, session) are also serialised per
+  process with a lock, which makes one replica correct on FerretDB; on MongoDB the single
+  document operations are atomic by themselves.
+
+Collections
+- `portals`: one document per bill group: the contract projection (tenant, account, name,
+  contract status, version), the portal switch, the portal key, the access rules, a revision
+  for optimistic concurrency, and the embedded outbox.
+- `challenges`: sign-in challenges (and decoys) and preview grants, by hashed token.
+- `sessions`: customer and preview sessions, by hashed token.
+- `api_keys`, `rate_limits`, `audit`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from portal_access.domain import Rule
+from portal_access.outbox import Publish
+from portal_contracts.portal import RuleKind
+
+Doc = dict[str, Any]
+
+OUTBOX_COLLECTIONS = ("portals", "challenges", "sessions")
+# Used and expired documents stay this long after they stop mattering (FerretDB v1 has no TTL
+# indexes, so housekeeping deletes them).
+RETENTION = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Projected:
+    applied: bool
+    contract_active: bool
+
+
+def rules_of(portal: Doc) -> list[Rule]:
+    return [Rule(r["id"], RuleKind(r["kind"]), r["value"]) for r in portal.get("rules", [])]
+
+
+class Storage:
+    def __init__(self, client: AsyncMongoClient[Doc], database: str) -> None:
+        db = client[database]
+        self.client = client
+        self.portals: AsyncCollection[Doc] = db["portals"]
+        self.challenges: AsyncCollection[Doc] = db["challenges"]
+        self.sessions: AsyncCollection[Doc] = db["sessions"]
+        self.api_keys: AsyncCollection[Doc] = db["api_keys"]
+        self.rate_limits: AsyncCollection[Doc] = db["rate_limits"]
+        self.audit_log: AsyncCollection[Doc] = db["audit"]
+        # Unique `_id` inserts: a challenge consumed, a code attempt slot taken.
+        self.consumed: AsyncCollection[Doc] = db["consumed"]
+        self.attempts: AsyncCollection[Doc] = db["code_attempts"]
+        self._locks = {name: asyncio.Lock() for name in OUTBOX_COLLECTIONS}
+
+    async def ensure_indexes(self) -> None:
+        await self.portals.create_index("portal_key", unique=True)
+        await self.portals.create_index([("tenant_id", ASCENDING), ("account_id", ASCENDING)])
+        await self.portals.create_index("has_outbox")
+        await self.challenges.create_index("token_hash", unique=True)
+        await self.challenges.create_index("has_outbox")
+        await self.challenges.create_index("purge_at")
+        await self.sessions.create_index("token_hash", unique=True)
+        await self.sessions.create_index(
+            [("tenant_id", ASCENDING), ("bill_group_id", ASCENDING), ("rule_id", ASCENDING)]
+        )
+        await self.sessions.create_index("has_outbox")
+        await self.sessions.create_index("purge_at")
+        await self.api_keys.create_index("key_hash", unique=True)
+        await self.rate_limits.create_index([("bucket", ASCENDING), ("purge_at", ASCENDING)])
+        await self.consumed.create_index("purge_at")
+        await self.attempts.create_index([("challenge_id", ASCENDING), ("purge_at", ASCENDING)])
+        await self.audit_log.create_index(
+            [("tenant_id", ASCENDING), ("bill_group_id", ASCENDING), ("at", DESCENDING)]
+        )
+
+    # --- contract projection -----------------------------------------------------------
+
+    async def project_bill_group(
+        self, *, tenant_id: str, version: int, fields: Doc, new_portal_key: str
+    ) -> Projected:
+        """Apply a bill group state only if newer than what is held (replay-safe)."""
+        bill_group_id = fields["bill_group_id"]
+        state = {k: v for k, v in fields.items() if k != "bill_group_id"}
+        active = fields["contract_status"] == "active"
+        try:
+            await self.portals.insert_one(
+                {
+                    "_id": bill_group_id,
+                    "tenant_id": tenant_id,
+                    **state,
+                    "version": version,
+                    "enabled": False,
+                    "portal_key": new_portal_key,
+                    "rules": [],
+                    "rev": 0,
+                    "outbox": [],
+                    "has_outbox": False,
+                }
+            )
+            return Projected(applied=True, contract_active=active)
+        except DuplicateKeyError as exc:
+            if "portal_key" in str(exc):
+                raise
+        async with self._locks["portals"]:
+            result = await self.portals.update_one(
+                {"_id": bill_group_id, "tenant_id": tenant_id, "version": {"$lt": version}},
+                {"$set": {**state, "version": version}},
+            )
+        return Projected(applied=result.modified_count == 1, contract_active=active)
+
+    # --- portals -----------------------------------------------------------------------
+
+    async def portal(self, tenant_id: str, bill_group_id: str) -> Doc | None:
+        return await self.portals.find_one(
+            {"_id": bill_group_id, "tenant_id": tenant_id}, {"outbox": 0}
+        )
+
+    async def portal_by_key(self, portal_key: str) -> Doc | None:
+        return await self.portals.find_one({"portal_key": portal_key}, {"outbox": 0})
+
+    async def portals_of_account(self, tenant_id: str, account_id: str) -> list[Doc]:
+        cursor = self.portals.find(
+            {"tenant_id": tenant_id, "account_id": account_id}, {"outbox": 0}
+        ).sort("_id", ASCENDING)
+        return await cursor.to_list()
+
+    async def commit_portal(self, portal: Doc, changes: Doc, events: Sequence[Doc]) -> bool:
+        """State and owed events in one write, only if nobody changed the portal meanwhile."""
+        update: Doc = {"$set": {**changes, "has_outbox": True}, "$inc": {"rev": 1}}
+        if events:
+            update["$push"] = {"outbox": {"$each": list(events)}}
+        async with self._locks["portals"]:
+            result = await self.portals.update_one(
+                {"_id": portal["_id"], "tenant_id": portal["tenant_id"], "rev": portal["rev"]},
+                update,
+            )
+        return result.modified_count == 1
+
+    # --- challenges --------------------------------------------------------------------
+
+    async def insert_challenge(self, challenge: Doc) -> None:
+        await self.challenges.insert_one(
+            {**challenge, "purge_at": challenge["expires_at"] + RETENTION}
+        )
+
+    async def live_challenge(self, query: Doc, now: datetime) -> Doc | None:
+        return await self.challenges.find_one({**query, "expires_at": {"$gt": now}}, {"outbox": 0})
+
+    async def consume(self, challenge: Doc, now: datetime, method: str) -> bool:
+        """Atomic single use: of concurrent callers exactly one inserts the marker."""
+        try:
+            await self.consumed.insert_one(
+                {
+                    "_id": challenge["_id"],
+                    "at": now,
+                    "method": method,
+                    "purge_at": challenge["expires_at"] + RETENTION,
+                }
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def is_consumed(self, challenge_id: str) -> bool:
+        return await self.consumed.find_one({"_id": challenge_id}, {"_id": 1}) is not None
+
+    async def take_attempt(self, challenge: Doc, max_attempts: int) -> int | None:
+        """Claim the next code attempt slot (1..max); None once all are taken."""
+        for slot in range(1, max_attempts + 1):
+            try:
+                await self.attempts.insert_one(
+                    {
+                        "_id": f"{challenge['_id']}:{slot}",
+                        "challenge_id": challenge["_id"],
+                        "purge_at": challenge["expires_at"] + RETENTION,
+                    }
+                )
+            except DuplicateKeyError:
+                continue
+            return slot
+        return None
+
+    # --- sessions ----------------------------------------------------------------------
+
+    async def insert_session(self, session: Doc) -> None:
+        await self.sessions.insert_one({**session, "purge_at": session["expires_at"] + RETENTION})
+
+    async def touch_session(
+        self, token_hash: str, now: datetime, idle_expires_at: datetime
+    ) -> Doc | None:
+        async with self._locks["sessions"]:
+            return await self.sessions.find_one_and_update(
+                {
+                    "token_hash": token_hash,
+                    "revoked_at": None,
+                    "idle_expires_at": {"$gt": now},
+                    "expires_at": {"$gt": now},
+                },
+                {"$set": {"last_seen_at": now, "idle_expires_at": idle_expires_at}},
+                return_document=ReturnDocument.AFTER,
+            )
+
+    async def session_by_token(self, token_hash: str) -> Doc | None:
+        return await self.sessions.find_one({"token_hash": token_hash}, {"outbox": 0})
+
+    async def revoke_sessions(self, query: Doc, now: datetime, reason: str) -> int:
+        async with self._locks["sessions"]:
+            result = await self.sessions.update_many(
+                {**query, "revoked_at": None, "expires_at": {"$gt": now}},
+                {"$set": {"revoked_at": now, "revoked_reason": reason}},
+            )
+        return result.modified_count
+
+    async def active_sessions(self, tenant_id: str, bill_group_id: str, now: datetime) -> list[Doc]:
+        cursor = self.sessions.find(
+            {
+                "tenant_id": tenant_id,
+                "bill_group_id": bill_group_id,
+                "revoked_at": None,
+                "idle_expires_at": {"$gt": now},
+                "expires_at": {"$gt": now},
+            },
+            {"outbox": 0, "token_hash": 0},
+        ).sort("created_at", DESCENDING)
+        return await cursor.to_list()
+
+    # --- API keys ----------------------------------------------------------------------
+
+    async def insert_api_key(self, key: Doc) -> None:
+        await self.api_keys.insert_one(key)
+
+    async def api_key_by_hash(self, key_hash: str) -> Doc | None:
+        return await self.api_keys.find_one({"key_hash": key_hash, "revoked_at": None})
+
+    async def revoke_api_key(self, tenant_id: str, key_id: str, now: datetime) -> bool:
+        result = await self.api_keys.update_one(
+            {"_id": key_id, "tenant_id": tenant_id, "revoked_at": None},
+            {"$set": {"revoked_at": now}},
+        )
+        return result.modified_count == 1
+
+    async def list_api_keys(self, tenant_id: str) -> list[Doc]:
+        cursor = self.api_keys.find({"tenant_id": tenant_id}, {"key_hash": 0}).sort(
+            "created_at", ASCENDING
+        )
+        return await cursor.to_list()
+
+    # --- rate limits -------------------------------------------------------------------
+
+    async def hit(self, bucket: str, purge_at: datetime) -> int:
+        """Count one request in a fixed-window bucket shared by every replica.
+
+        One document per hit, then a count: unlike `$inc`, no hit is lost to a concurrent one.
+        """
+        await self.rate_limits.insert_one({"bucket": bucket, "purge_at": purge_at})
+        return await self.rate_limits.count_documents({"bucket": bucket})
+
+    # --- audit -------------------------------------------------------------------------
+
+    async def audit(
+        self,
+        *,
+        tenant_id: str,
+        bill_group_id: str,
+        actor: str,
+        action: str,
+        at: datetime,
+        detail: Doc | None = None,
+    ) -> None:
+        await self.audit_log.insert_one(
+            {
+                "tenant_id": tenant_id,
+                "bill_group_id": bill_group_id,
+                "at": at,
+                "actor": actor,
+                "action": action,
+                "detail": detail or {},
+            }
+        )
+
+    async def audit_entries(self, tenant_id: str, bill_group_id: str, limit: int) -> list[Doc]:
+        cursor = (
+            self.audit_log.find(
+                {"tenant_id": tenant_id, "bill_group_id": bill_group_id}, {"_id": 0}
+            )
+            .sort("at", DESCENDING)
+            .limit(limit)
+        )
+        return await cursor.to_list()
+
+    # --- outbox and housekeeping -------------------------------------------------------
+
+    async def drain_outbox(self, publish: Publish) -> int:
+        """Publish every owed event, oldest first per document, then remove it."""
+        published = 0
+        for name in OUTBOX_COLLECTIONS:
+            collection: AsyncCollection[Doc] = self.portals.database[name]
+            cursor = collection.find({"has_outbox": True}, {"outbox": 1}).limit(500)
+            async for doc in cursor:
+                for entry in doc.get("outbox", []):
+                    await publish(entry)
+                    async with self._locks[name]:
+                        # FerretDB v1 pulls only an exactly equal element: pass back what was
+                        # read.
+                        await collection.update_one(
+                            {"_id": doc["_id"]}, {"$pull": {"outbox": entry}}
+                        )
+                    published += 1
+                async with self._locks[name]:
+                    await collection.update_one(
+                        {"_id": doc["_id"], "outbox": {"$size": 0}},
+                        {"$set": {"has_outbox": False}},
+                    )
+        return published
+
+    async def purge(self, now: datetime) -> int:
+        removed = 0
+        for collection in (
+            self.challenges,
+            self.sessions,
+            self.rate_limits,
+            self.consumed,
+            self.attempts,
+        ):
+            result = await collection.delete_many({"purge_at": {"$lt": now}})
+            removed += result.deleted_count
+        return removed
