@@ -172,14 +172,37 @@ async def respond(settings: Settings, stop: asyncio.Event) -> None:
                 polled = await consumer.getmany(timeout_ms=500, max_records=100)
                 for records in polled.values():
                     for record in records:
-                        await _answer(publisher, state, record.value)
+                        await _answer(publisher, state, record.value, settings)
                 if polled:
                     await consumer.commit()
         finally:
             await consumer.stop()
 
 
-async def _answer(publisher: Publisher, state: UpstreamState, value: bytes) -> None:
+def _refers_to_unknown(state: UpstreamState, event: Envelope[Any]) -> bool:
+    change = event.payload
+    if (event.tenant_id, change.bill_group_id) not in state.bill_groups:
+        return True
+    return isinstance(change, portal.DefaultPaymentMethodChangeRequested) and (
+        (event.tenant_id, change.payment_method_id) not in state.payment_methods
+    )
+
+
+async def _catch_up(state: UpstreamState, settings: Settings) -> None:
+    """Re-read the state topics: `seed` may have run after this loop started."""
+    fresh = await load_state(settings)
+    for mine, theirs in (
+        (state.bill_groups, fresh.bill_groups),
+        (state.payment_methods, fresh.payment_methods),
+    ):
+        for key, versioned in theirs.items():
+            if key not in mine or mine[key].version < versioned.version:
+                mine[key] = versioned
+
+
+async def _answer(
+    publisher: Publisher, state: UpstreamState, value: bytes, settings: Settings
+) -> None:
     try:
         event = decode(value)
     except ContractError:
@@ -188,6 +211,8 @@ async def _answer(publisher: Publisher, state: UpstreamState, value: bytes) -> N
     if not hasattr(event.payload, "change_id"):
         return
     change = event.payload
+    if _refers_to_unknown(state, event):
+        await _catch_up(state, settings)
     new_states, reason = decide(state, event, datetime.now(UTC).date())
     for new_state, version in new_states:
         aggregate = (
