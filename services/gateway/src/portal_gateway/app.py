@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 from litestar import Litestar, Request, Response, get
 from litestar.config.csrf import CSRFConfig
-from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
@@ -77,6 +76,13 @@ def _not_signed_in(request: R, exc: NotSignedInError) -> Response[Any]:
     return Redirect(target, status_code=303)
 
 
+def _upstream_failed(request: R, exc: UpstreamError) -> Response[Any]:
+    log.warning("dependency failed", extra={"detail": str(exc), "route": request.url.path})
+    return _error(
+        request, 503, "unavailable", "The portal is busy right now. Please try again shortly."
+    )
+
+
 def _exception_handlers() -> dict[int | type[Exception], Any]:
     return {
         NotSignedInError: _not_signed_in,
@@ -94,9 +100,7 @@ def _exception_handlers() -> dict[int | type[Exception], Any]:
             "not_saved",
             "We could not save your change, and nothing was changed. Please try again.",
         ),
-        UpstreamError: lambda r, _: _error(
-            r, 503, "unavailable", "The portal is busy right now. Please try again shortly."
-        ),
+        UpstreamError: _upstream_failed,
     }
 
 
@@ -156,15 +160,15 @@ def create_app(settings: Settings | None = None, vault: PaymentVault | None = No
                 await client.aclose()
 
     async def access_ready() -> bool:
-        gateway: Gateway = app_state.gateway
+        gateway: Gateway = app.state.gateway
         return await gateway.access.healthy()
 
     async def billing_ready() -> bool:
-        gateway: Gateway = app_state.gateway
+        gateway: Gateway = app.state.gateway
         return await gateway.billing.healthy()
 
     async def kafka_ready() -> bool:
-        gateway: Gateway = app_state.gateway
+        gateway: Gateway = app.state.gateway
         return await gateway.publisher.ping()
 
     route_handlers: list[Any] = [
@@ -181,7 +185,6 @@ def create_app(settings: Settings | None = None, vault: PaymentVault | None = No
     if settings.dev_mailbox_enabled:
         route_handlers.append(dev_mailbox)
 
-    app_state = State()
     prometheus = PrometheusConfig(
         app_name="portal_gateway",
         group_path=True,
@@ -189,7 +192,6 @@ def create_app(settings: Settings | None = None, vault: PaymentVault | None = No
     )
     app = Litestar(
         route_handlers=route_handlers,
-        state=app_state,
         lifespan=[lifespan],
         dependencies={
             "gateway": Provide(provide_gateway, sync_to_thread=False),
@@ -213,6 +215,8 @@ def create_app(settings: Settings | None = None, vault: PaymentVault | None = No
         ),
         exception_handlers={**_exception_handlers(), HTTPException: _html_http_error},
         middleware=[security_headers_middleware(settings.environment), prometheus.middleware],
+        # Logs are configured once by the CLI (JSON lines), not by Litestar.
+        logging_config=None,
         debug=False,
     )
     return app

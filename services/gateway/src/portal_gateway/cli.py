@@ -17,5 +17,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command == "run":
         settings = Settings()
+        app = create_app(settings)
         configure_logging("gateway", settings.log_level)
-        serve(create_app(settings), settings.http_host, settings.http_port)
+        serve(app, settings.http_host, settings.http_port)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -108,9 +109,18 @@ class ReadOnlySessionError(Exception):
     """A preview session tried to change something."""
 
 
+_PORTAL_KEY = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def portal_key_cookie(cookies: Mapping[str, str]) -> str | None:
+    """The remembered portal key, only if it looks like one: it is put into redirects."""
+    key = cookies.get(PORTAL_COOKIE)
+    return key if key and _PORTAL_KEY.fullmatch(key) else None
+
+
 async def current_session(request: Request[Any, Any, Any], access: AccessClient) -> Session:
     cookies: Mapping[str, str] = request.cookies
-    portal_key = cookies.get(PORTAL_COOKIE)
+    portal_key = portal_key_cookie(cookies)
     token = cookies.get(SESSION_COOKIE)
     if not token:
         raise NotSignedInError(portal_key, "signed_out")

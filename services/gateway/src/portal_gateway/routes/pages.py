@@ -14,7 +14,7 @@ from portal_gateway.clients import NotFoundError, Session
 from portal_gateway.deps import Gateway
 from portal_gateway.portal import INVOICE_STATUSES, FormInvalidError, Submitted
 from portal_gateway.routes.downloads import invoice_pdf
-from portal_gateway.security import PORTAL_COOKIE, clear_session_cookie
+from portal_gateway.security import clear_session_cookie, portal_key_cookie
 from portal_gateway.web import page
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -267,7 +267,7 @@ class PortalPages(Controller):
     @post("/signout")
     async def signout(self, request: R, gateway: Gateway, session: Session) -> Redirect:
         await gateway.access.signout(session.session_token)
-        portal_key = request.cookies.get(PORTAL_COOKIE)
+        portal_key = portal_key_cookie(request.cookies)
         target = f"/p/{portal_key}?reason=signed_out" if portal_key else "/signed-out"
         response = Redirect(target, status_code=303)
         clear_session_cookie(response, gateway.settings.cookie_secure)

@@ -1,0 +1,101 @@
+"""Run the whole portal (`portal-dev`: stack, four services, simulator `respond`, demo seed)
+for integration, browser and security suites, once per test process.
+
+`shared_dev_portal()` starts `portal-dev --fresh --free-ports` on first use and returns its
+`ready.json` (gateway URL, admin API key, portal links, endpoints, service ports, secrets);
+later callers get the same instance; it stops when the test process exits. Suites in
+different directories therefore share one stack instead of starting one each.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from portal_localstack.paths import cache_dir
+from portal_localstack.process import log_tail
+
+
+class DevPortalError(RuntimeError):
+    """portal-dev exited or did not become ready; the message carries its log tail."""
+
+
+class DevPortal:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.base = cache_dir() / "stack" / name
+        self.console_log = cache_dir() / "stack" / f"{name}.console.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.ready: dict[str, Any] = {}
+
+    def start(self, timeout: float = 300) -> dict[str, Any]:
+        self.console_log.parent.mkdir(parents=True, exist_ok=True)
+        portal_dev = str(Path(sys.executable).parent / "portal-dev")
+        with self.console_log.open("w") as out:
+            self.proc = subprocess.Popen(
+                [portal_dev, "--name", self.name, "--fresh", "--free-ports", "--quiet"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        ready_file = self.base / "ready.json"
+        deadline = time.monotonic() + timeout
+        while not ready_file.exists():
+            if self.proc.poll() is not None:
+                raise DevPortalError(
+                    f"portal-dev exited with {self.proc.returncode}:\n"
+                    f"{log_tail(self.console_log, 80)}"
+                )
+            if time.monotonic() > deadline:
+                self.stop()
+                raise DevPortalError(
+                    f"portal-dev not ready after {timeout:.0f}s:\n{log_tail(self.console_log, 80)}"
+                )
+            time.sleep(0.5)
+        self.ready = json.loads(ready_file.read_text())
+        return self.ready
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def log(self, service: str, lines: int = 60) -> str:
+        return log_tail(self.base / "logs" / f"{service}.log", lines)
+
+
+_lock = threading.Lock()
+_shared: DevPortal | None = None
+_failure: str | None = None
+
+
+def shared_dev_portal() -> DevPortal:
+    global _shared, _failure
+    with _lock:
+        if _failure is not None:
+            # One failed start is enough: every later suite gets the same error at once.
+            raise DevPortalError(_failure)
+        if _shared is None:
+            portal = DevPortal(f"tests-{os.getpid()}")
+            atexit.register(portal.stop)
+            try:
+                portal.start()
+            except DevPortalError as exc:
+                _failure = str(exc)
+                raise
+            _shared = portal
+        return _shared
