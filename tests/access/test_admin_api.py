@@ -105,7 +105,6 @@ async def test_rules_events_isolation_and_audit(
     events = await read_topic(stack, isolation.topic_prefix + Topic.PORTAL_ACCESS, at_least=5)
     decoded = [decode(r.value) for r in events]
     assert {r.key for r in events} == {b"bg_1"}
-    print([(e.type, str(e.event_id)) for e in decoded])
     types = sorted(e.type for e in decoded)
     assert types == sorted(
         [
@@ -130,6 +129,23 @@ async def test_rules_events_isolation_and_audit(
     assert actions[0] == "rule.removed"
     assert {"portal.enabled", "rule.added", "link.rotated"} <= set(actions)
     assert all(a["actor"] == "api-key:ci" for a in audit)
+
+    account_id = view["account_id"]
+    listing = await access.client.get(
+        f"/internal/v1/tenants/demo/accounts/{account_id}/portals", headers=INTERNAL
+    )
+    assert listing.json()["items"] == [
+        {
+            "bill_group_id": "bg_1",
+            "name": view["name"],
+            "contract_status": "active",
+            "enabled": True,
+            "usable": True,
+            "reason": None,
+            "rule_count": 1,
+        }
+    ]
+    assert listing.json()["account_name"]
 
     schema = await access.client.get("/schema/openapi.json")
     paths: dict[str, Any] = json.loads(schema.text)["paths"]

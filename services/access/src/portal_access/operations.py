@@ -383,7 +383,8 @@ class AccessService:
                     "rule_count": len(portal.get("rules", [])),
                 }
             )
-        return {"items": items}
+        account_name = next((p.get("account_name") for p in portals), None)
+        return {"account_id": account_id, "account_name": account_name, "items": items}
 
     async def _rate_limit(self, portal: Doc, email: str, client_ip: str) -> None:
         s = self.settings
