@@ -83,8 +83,15 @@ def upload(settings: Settings, assets: Iterable[Asset]) -> int:
                 config = {"CreateBucketConfiguration": {"LocationConstraint": settings.aws_region}}
             s3.create_bucket(Bucket=asset.bucket, **config)
             existing.add(asset.bucket)
+        # Logos are public images (browsers and mail clients fetch them without credentials);
+        # invoice PDFs stay private and reach customers only through the gateway.
+        extra = {"ACL": "public-read"} if asset.content_type.startswith("image/") else {}
         s3.put_object(
-            Bucket=asset.bucket, Key=asset.key, Body=asset.body, ContentType=asset.content_type
+            Bucket=asset.bucket,
+            Key=asset.key,
+            Body=asset.body,
+            ContentType=asset.content_type,
+            **extra,
         )
         count += 1
     return count
