@@ -26,7 +26,9 @@ _ACTIONS = {
     "rule.added": "added an access rule",
     "rule.removed": "removed an access rule",
     "link.rotated": "rotated the portal link",
-    "preview.created": "opened a preview",
+    "preview.created": "made a preview link",
+    "preview.opened": "opened the preview",
+    "console.opened": "opened the staff console",
 }
 
 
