@@ -222,7 +222,9 @@ class StaffPages(Controller):
         if not bill_group_id:
             errors["bill_group_id"] = "Enter the bill group id, like bg_…"
         now = int(time.time())
-        staff = StaffSession(None, Scope.BILL_GROUP, bill_group_id, "api-key", now, now, api_key)
+        staff = StaffSession(
+            None, Scope.BILL_GROUP, bill_group_id, "admin API key", now, now, api_key
+        )
         if not errors:
             try:
                 await console.access.admin(staff, "GET", bill_group_id)

@@ -175,3 +175,36 @@ def test_forms_without_csrf_are_refused(console: Console) -> None:
     assert answer.status_code == 403
     # The refused POST did not use the link up.
     assert _redeem(console, params, consume=False).status_code == 200
+
+
+def test_local_dev_sign_in_with_the_admin_api_key(console: Console) -> None:
+    bg = console.bill_group()["bill_group_id"]
+    with httpx.Client(base_url=console.gateway, timeout=10) as browser:
+        form = browser.get("/staff/sign-in")
+        assert form.status_code == 200
+        assert "Local development only" in form.text
+        csrf = browser.cookies["csrftoken"]
+        wrong = browser.post(
+            "/staff/sign-in",
+            data={"api_key": "pak_wrong", "bill_group_id": bg, "_csrf_token": csrf},
+        )
+        assert wrong.status_code == 400
+        assert "This admin API key is not valid." in wrong.text
+        assert 'aria-invalid="true"' in wrong.text
+        key = str(console.ready["admin_api_key"])
+        unknown = browser.post(
+            "/staff/sign-in",
+            data={"api_key": key, "bill_group_id": "bg_nope", "_csrf_token": csrf},
+        )
+        assert unknown.status_code == 400
+        assert "No bill group with this id" in unknown.text
+        right = browser.post(
+            "/staff/sign-in", data={"api_key": key, "bill_group_id": bg, "_csrf_token": csrf}
+        )
+        assert right.status_code == 303
+        page = browser.get(right.headers["location"])
+        assert page.status_code == 200
+        assert 'signed in as <span class="staff-bar__email">admin API key' in page.text
+        # The key's own scope holds: another bill group is not reachable from this session.
+        other = browser.get("/staff/bill-groups/bg_globex")
+        assert other.status_code == 404
