@@ -1,0 +1,200 @@
+"""The public JSON API and the sign-in edge cases over the real services (no browser)."""
+
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests.gateway.conftest import active_bill_group
+from tests.support.portal import (
+    api_headers,
+    count_emails_to,
+    csrf_field,
+    request_link,
+    sign_in,
+    wait_for_verify_link,
+)
+from tests.support.services import DevPortal
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def bill_group(portal: DevPortal) -> dict[str, Any]:
+    return active_bill_group(portal, 1)
+
+
+@pytest.fixture(scope="module")
+def customer(portal: DevPortal, bill_group: dict[str, Any]) -> Iterator[httpx.Client]:
+    address = f"api-{uuid.uuid4().hex[:8]}@{bill_group['customer_domain']}"
+    client = sign_in(
+        portal.ready["gateway_url"],
+        bill_group["portal_url"],
+        address,
+        portal.ready["endpoints"]["AWS_ENDPOINT_URL"],
+    )
+    yield client
+    client.close()
+
+
+def settled(client: httpx.Client, change_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        answer = client.get(f"/api/portal/v1/changes/{change_id}")
+        if answer.status_code == 200 and answer.json()["status"] != "pending":
+            return dict(answer.json())
+        time.sleep(0.3)
+    raise AssertionError(f"change {change_id} not settled")
+
+
+def test_reads_match_the_simulator(customer: httpx.Client, bill_group: dict[str, Any]) -> None:
+    session = customer.get("/api/portal/v1/session").json()
+    assert session["bill_group_id"] == bill_group["bill_group_id"]
+    assert session["read_only"] is False
+    overview = customer.get("/api/portal/v1/overview").json()
+    outstanding = {o["currency"]: o["amount_minor"] for o in overview["summary"]["outstanding"]}
+    assert outstanding == bill_group["expected_outstanding"]
+    invoices = customer.get("/api/portal/v1/invoices", params={"status": "paid", "limit": 5})
+    items = invoices.json()["items"]
+    assert items
+    assert {i["status"] for i in items} == {"paid"}
+    assert customer.get("/api/portal/v1/subscriptions").json()["items"]
+
+
+def test_billing_profile_change_through_the_api(customer: httpx.Client) -> None:
+    po = f"API-{uuid.uuid4().hex[:6]}"
+    answer = customer.post(
+        "/api/portal/v1/billing-profile",
+        json={"po_number": po, "vat_number": "DE136695976"},
+        headers=api_headers(customer),
+    )
+    assert answer.status_code == 202, answer.text
+    change_id = answer.json()["change_id"]
+    assert answer.headers["location"] == f"/api/portal/v1/changes/{change_id}"
+    assert settled(customer, change_id)["status"] == "accepted"
+    profile = customer.get("/api/portal/v1/overview").json()["bill_group"]["billing_profile"]
+    assert profile["po_number"] == po
+
+
+def test_upstream_rejection_is_reported_with_its_reason(customer: httpx.Client) -> None:
+    answer = customer.post(
+        "/api/portal/v1/contacts/billing",
+        json={"name": "Please REJECT this", "email": "x@y.example"},
+        headers=api_headers(customer),
+    )
+    assert answer.status_code == 202, answer.text
+    result = settled(customer, answer.json()["change_id"])
+    assert result["status"] == "rejected"
+    assert result["reason"]
+    page = customer.get(f"/portal/changes/{answer.json()['change_id']}")
+    assert "Change rejected" in page.text
+    assert result["reason"] in page.text
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/portal/v1/billing-profile", {"vat_number": "FR123"}, "vat_number"),
+        (
+            "/api/portal/v1/payment-methods",
+            {"type": "card", "number": "4242424242424241", "exp_month": 1, "exp_year": 2031},
+            "number",
+        ),
+        (
+            "/api/portal/v1/payment-methods",
+            {"type": "bank_account", "routing_number": "123456789", "account_number": "1234"},
+            "routing_number",
+        ),
+    ],
+)
+def test_invalid_input_is_422_with_the_field(
+    customer: httpx.Client, path: str, body: dict[str, Any], field: str
+) -> None:
+    answer = customer.post(path, json=body, headers=api_headers(customer))
+    assert answer.status_code == 422
+    assert field in answer.json()["fields"]
+
+
+def test_api_without_session_is_401(portal: DevPortal) -> None:
+    answer = httpx.get(f"{portal.ready['gateway_url']}/api/portal/v1/overview", timeout=30)
+    assert answer.status_code == 401
+    assert answer.json()["error"] == "not_signed_in"
+
+
+def test_openapi_is_published(portal: DevPortal) -> None:
+    schema = httpx.get(
+        f"{portal.ready['gateway_url']}/api/portal/v1/docs/openapi.json", timeout=30
+    ).json()
+    assert "/api/portal/v1/billing-profile" in schema["paths"]
+    assert not [p for p in schema["paths"] if not p.startswith("/api/portal/v1")]
+
+
+def test_used_link_gets_a_page_to_request_a_new_one(
+    portal: DevPortal, bill_group: dict[str, Any]
+) -> None:
+    address = f"reuse-{uuid.uuid4().hex[:8]}@{bill_group['customer_domain']}"
+    aws = portal.ready["endpoints"]["AWS_ENDPOINT_URL"]
+    first = sign_in(portal.ready["gateway_url"], bill_group["portal_url"], address, aws)
+    first.close()
+    link = urlsplit(wait_for_verify_link(aws, address)).path
+    with httpx.Client(base_url=portal.ready["gateway_url"], timeout=30) as again:
+        page = again.get(link)
+        answer = again.post(link, data={"_csrf_token": csrf_field(page.text)})
+    assert answer.status_code == 410
+    assert "Request a new link" in answer.text
+    assert "portal_session" not in answer.headers.get("set-cookie", "")
+
+
+def test_unknown_address_gets_the_same_page_and_no_email(
+    portal: DevPortal, bill_group: dict[str, Any]
+) -> None:
+    aws = portal.ready["endpoints"]["AWS_ENDPOINT_URL"]
+    known = f"known-{uuid.uuid4().hex[:8]}@{bill_group['customer_domain']}"
+    unknown = f"stranger-{uuid.uuid4().hex[:8]}@elsewhere.example"
+    with httpx.Client(base_url=portal.ready["gateway_url"], timeout=30) as client:
+        pages = [request_link(client, bill_group["portal_url"], a) for a in (known, unknown)]
+    assert [p.status_code for p in pages] == [200, 200]
+    # Same page apart from the typed address and the per-request hidden values.
+    shapes = [
+        re.sub(r'value="[^"]*"', 'value=""', p.text.replace(a, "ADDRESS"))
+        for p, a in zip(pages, (known, unknown), strict=True)
+    ]
+    assert shapes[0] == shapes[1]
+    wait_for_verify_link(aws, known)
+    assert count_emails_to(aws, unknown) == 0
+
+
+def test_rate_limited_requests_get_a_friendly_message(
+    portal: DevPortal, bill_group: dict[str, Any]
+) -> None:
+    address = f"flood-{uuid.uuid4().hex[:8]}@{bill_group['customer_domain']}"
+    with httpx.Client(base_url=portal.ready["gateway_url"], timeout=30) as client:
+        answers = [request_link(client, bill_group["portal_url"], address) for _ in range(8)]
+    limited = [a for a in answers if a.status_code == 429]
+    assert limited, [a.status_code for a in answers]
+    assert "Try again in" in limited[0].text
+    assert "minute" in limited[0].text
+
+
+def test_dev_mailbox_lists_sign_in_emails(portal: DevPortal, customer: httpx.Client) -> None:
+    mailbox = httpx.get(f"{portal.ready['gateway_url']}/dev/mailbox", timeout=30)
+    assert mailbox.status_code == 200
+    assert "/verify/" in mailbox.text
+
+
+def test_ops_endpoints(portal: DevPortal, customer: httpx.Client) -> None:
+    base = portal.ready["gateway_url"]
+    ready = httpx.get(f"{base}/readyz", timeout=30)
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"access": True, "billing_view": True, "kafka": True}
+    metrics = httpx.get(f"{base}/metrics", timeout=30).text
+    # Latency histogram and request counts by route template (not by raw path: no id leaks
+    # into label values, and cardinality stays bounded).
+    assert 'litestar_request_duration_seconds_bucket{app_name="portal_gateway"' in metrics
+    assert 'path="/api/portal/v1/changes/{change_id}"' in metrics
+    assert "chg_" not in metrics
