@@ -208,3 +208,20 @@ def test_local_dev_sign_in_with_the_admin_api_key(console: Console) -> None:
         # The key's own scope holds: another bill group is not reachable from this session.
         other = browser.get("/staff/bill-groups/bg_globex")
         assert other.status_code == 404
+
+
+def test_a_session_reaches_only_its_scope_and_ends_at_sign_out(console: Console) -> None:
+    bg = console.bill_group()
+    params = _params(console.staff_link(bill_group=bg["bill_group_id"]))
+    with httpx.Client(base_url=console.gateway, timeout=10) as browser:
+        browser.get("/staff/enter", params=params)
+        csrf = browser.cookies["csrftoken"]
+        assert browser.post("/staff/enter", data={**params, "_csrf_token": csrf}).is_redirect
+        assert browser.get(f"/staff/bill-groups/{bg['bill_group_id']}").status_code == 200
+        # Neither another bill group nor even its own account: the link named one bill group.
+        assert browser.get("/staff/bill-groups/bg_globex").status_code == 404
+        assert browser.get(f"/staff/accounts/{bg['account_id']}").status_code == 404
+        signed_out = browser.post("/staff/sign-out", data={"_csrf_token": csrf})
+        assert signed_out.status_code == 200
+        assert 'staff_session=""' in signed_out.headers["set-cookie"]
+        assert browser.get(f"/staff/bill-groups/{bg['bill_group_id']}").status_code == 401

@@ -110,13 +110,17 @@ def _redirect(console: StaffConsole, staff: StaffSession, target: str) -> Redire
     return response
 
 
-def _handle_signed_out(request: R, _: Exception) -> Response[Any]:
+def _signed_out_page(request: R, status_code: int) -> Response[Any]:
     console = provide_console(request.app.state, request.app.state.gateway)
-    response = _render(request, console, "signed_out.html", status_code=401)
+    response = _render(request, console, "signed_out.html", status_code=status_code)
     response.cookies.append(
         Cookie(key=cookies.COOKIE_NAME, value="", path=cookies.COOKIE_PATH, max_age=0)
     )
     return response
+
+
+def _handle_signed_out(request: R, _: Exception) -> Response[Any]:
+    return _signed_out_page(request, 401)
 
 
 def _handle_not_found(request: R, _: Exception) -> Response[Any]:
@@ -239,7 +243,7 @@ class StaffPages(Controller):
 
     @post("/sign-out", status_code=200)
     async def sign_out(self, request: R, console: StaffConsole) -> Response[Any]:
-        return _handle_signed_out(request, NotSignedInError())
+        return _signed_out_page(request, 200)
 
     @get("")
     async def home(self, staff: StaffSession, console: StaffConsole) -> Redirect:
