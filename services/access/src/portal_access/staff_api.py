@@ -49,7 +49,7 @@ class StaffLinkService:
         except StaffLinkError as refused:
             log.info(
                 "staff link refused",
-                extra={"reason": refused.reason.value, "tenant_id": params.get("tenant")},
+                extra={"reason": refused.reason.value, "tenant_id": params.get("tenant", "")[:128]},
             )
             reason = refused.reason
             raise ApiError(reason.http_status, reason.value, reason.message) from None
