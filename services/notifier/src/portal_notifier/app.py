@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await broker.stop()
             worker.stop()
             await task
+            await deliverer.drain()
             await mongo.close()
             log.info("notifier stopped")
 

@@ -1,10 +1,11 @@
 """One sign-in event → one email, also under redelivery, restarts and several replicas.
 
-Flow per event: `record` (insert keyed by event_id; a redelivery finds it) → `claim` (lease)
-→ send through SES → `mark_sent`. Transient SES faults park the delivery in MongoDB with a
-`due_at` and the Kafka message is acknowledged, so the partition keeps flowing; the retry
-worker (any replica) claims due deliveries later. Permanent faults are dead-lettered and
-reported as `notification.failed`.
+Flow per event: `record` (insert keyed by event_id; a redelivery finds it) + a work-queue
+item → Kafka offset committed → `claim` (lease) → send through SES → `mark_sent` → dequeue.
+Attempts run as bounded concurrent tasks beside the consumer. Transient SES faults park the
+delivery (`due_at` with backoff) and the partition keeps flowing; the retry worker of any
+replica claims queued deliveries when due, including ones whose owner died mid-attempt
+(lease expired). Permanent faults are dead-lettered and reported as `notification.failed`.
 
 The one window where a crash still duplicates: SES accepted the email and the process dies
 before `mark_sent` reaches MongoDB. The lease then expires and another attempt sends again.
@@ -21,7 +22,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from faststream.kafka import KafkaBroker
 
@@ -44,7 +45,7 @@ from portal_notifier.domain import (
 )
 from portal_notifier.rendering import build_mime, render_signin
 from portal_notifier.settings import Settings
-from portal_notifier.storage import Delivery, DeliveryState, NotifierStore, SourceRecord
+from portal_notifier.storage import TERMINAL, Delivery, DeliveryState, NotifierStore, SourceRecord
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +93,23 @@ class Deliverer:
         # Distinguishes this process's leases from other replicas' (and from its previous
         # life: a restarted process must not mistake a dead claim for its own).
         self.owner = uuid.uuid4().hex
+        self._slots = asyncio.Semaphore(settings.send_concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def accept(self, event: Envelope[SigninRequested], source: SourceRecord) -> None:
-        """Handle one consumed event; returns once its outcome (or its parking) is durable."""
+        """Make the event durable as a delivery, then start its first attempt.
+
+        Returns (so the Kafka offset may be committed) once the delivery and its work-queue
+        item are in MongoDB: from then on the queue guarantees an attempt even if this
+        process dies, and the attempt itself runs beside the consumer, not in its way.
+        """
+        event_id = str(event.event_id)
         payload = event.payload
         now = self.clock()
+        lease = timedelta(seconds=self.settings.lease_seconds)
         known = await self.store.record(
             {
-                "_id": str(event.event_id),
+                "_id": event_id,
                 "state": DeliveryState.PENDING.value,
                 "tenant_id": event.tenant_id,
                 "bill_group_id": payload.bill_group_id,
@@ -123,32 +133,67 @@ class Deliverer:
                 },
             }
         )
+        if known not in TERMINAL:
+            # Also for a redelivery of a non-final one: a crash between the insert above and
+            # this line would otherwise leave a delivery that nobody looks at again.
+            await self.store.ensure_queued(event_id, now + lease)
         if known is not None:
-            # Redelivered. Sent/failed: done. Pending/sending: a retry or another replica
-            # owns it, and the retry worker picks it up if that owner died.
+            # Redelivered. Final: done. Otherwise an attempt is under way or parked, and
+            # the work queue brings it back if its owner died.
             metrics.DUPLICATES.inc()
             log.info(
                 "sign-in event already known",
                 extra={"event_id": event.event_id, "state": known.value},
             )
             return
-        delivery = await self.store.claim(
-            str(event.event_id), self.owner, now, self.settings.lease_seconds
-        )
+        delivery = await self.store.claim(event_id, self.owner, now, self.settings.lease_seconds)
         if delivery is not None:
-            await self.attempt(delivery)
+            await self._start(delivery)
 
     async def run_due(self) -> int:
-        """Attempt every delivery that is due now; returns how many were attempted."""
-        count = 0
-        while True:
-            delivery = await self.store.claim_due(
-                self.owner, self.clock(), self.settings.lease_seconds
+        """Start every queued delivery that is due; returns how many were started."""
+        started = 0
+        now = self.clock()
+        for event_id in await self.store.due(now, limit=4 * self.settings.send_concurrency):
+            delivery = await self.store.claim(
+                event_id, self.owner, self.clock(), self.settings.lease_seconds
             )
-            if delivery is None:
-                return count
-            count += 1
+            if delivery is not None:
+                await self._start(delivery)
+                started += 1
+                continue
+            state, not_before = await self.store.peek(event_id)
+            if state is None or state in TERMINAL:
+                # Left behind by a crash between "final" and "dequeue".
+                await self.store.dequeue(event_id)
+            else:
+                # Someone holds a live lease, or the retry is not due yet: look again then.
+                await self.store.requeue(event_id, max(not_before or now, now))
+        return started
+
+    async def _start(self, delivery: Delivery) -> None:
+        """Run the attempt beside the caller; waits only when every slot is busy."""
+        await self._slots.acquire()
+        task = asyncio.create_task(self._run(delivery), name=f"send-{delivery.event_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, delivery: Delivery) -> None:
+        try:
             await self.attempt(delivery)
+        except Exception:
+            # MongoDB or Kafka failed mid-attempt: the lease lapses and the queue retries.
+            log.exception(
+                "attempt interrupted; retried after its lease",
+                extra={"event_id": _ref(delivery.event_id)},
+            )
+        finally:
+            self._slots.release()
+
+    async def drain(self) -> None:
+        """Wait for attempts in flight (graceful shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def attempt(self, delivery: Delivery) -> None:
         """One attempt of a delivery this process holds the lease of."""
@@ -203,6 +248,7 @@ class Deliverer:
             delivery.event_id, self.owner, message_id, sent_at, attempts
         ):
             log.warning("lease lost while sending; another replica may resend", extra=context)
+        await self.store.dequeue(delivery.event_id)
         metrics.SENT.inc()
         metrics.DELIVERY_SECONDS.observe(max(0.0, (sent_at - delivery.occurred_at).total_seconds()))
         log.info(
@@ -272,6 +318,7 @@ class Deliverer:
             due_at=due,
             error=exc.code,
         )
+        await self.store.requeue(delivery.event_id, due)
         log.info(
             "SES busy, retry parked",
             extra={
@@ -308,6 +355,7 @@ class Deliverer:
             headers=headers_for(failed),
         )
         await self.store.finish(delivery.event_id, self.owner, state, error.reason, attempts)
+        await self.store.dequeue(delivery.event_id)
         if state is DeliveryState.FAILED:
             metrics.FAILED.labels(error.reason).inc()
         log.warning(

@@ -35,6 +35,8 @@ class Settings(CommonSettings):
     neutral_brand_name: str = "Customer Portal"
     neutral_logo_url: str | None = None
 
+    # Emails in flight per replica: SES calls overlap instead of queueing behind each other.
+    send_concurrency: int = Field(default=16, ge=1, le=256)
     retry_base_seconds: float = Field(default=1.0, gt=0)
     retry_cap_seconds: float = Field(default=60.0, gt=0)
     retry_max_attempts: int = Field(default=8, ge=1)

@@ -1,12 +1,18 @@
-"""The notifier's MongoDB database: delivery state, branding projection, suppression list.
+"""The notifier's MongoDB database: delivery state, work queue, branding, suppression list.
 
 This is the only module that talks to MongoDB. Everything here is single-document atomic
 (no transactions: FerretDB v1 has none), which is all exactly-once delivery needs: the
 delivery document keyed by `event_id` is the claim, the lease and the outcome at once.
+
+`work_queue` holds one small item per delivery that is not final yet (`due_at` = when to
+look at it again). The retry worker polls only this collection, which stays tiny at steady
+state, instead of scanning every delivery ever made (FerretDB v1 scans for such queries).
+Every hot path reads and writes by `_id` for the same reason.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -87,6 +93,12 @@ class Delivery:
         )
 
 
+def _key(tenant_id: str, object_id: str) -> str:
+    """One string `_id` per (tenant, object): ids are only unique within a tenant, and a
+    JSON pair cannot collide whatever characters the ids contain."""
+    return json.dumps([tenant_id, object_id], separators=(",", ":"))
+
+
 def _aware(value: datetime) -> datetime:
     """BSON dates come back naive (UTC) unless the client is tz-aware; normalise both."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -99,16 +111,10 @@ class NotifierStore:
         self.entities = self._db["entities"]
         self.bill_groups = self._db["bill_groups"]
         self.suppressions = self._db["suppressions"]
+        self.work_queue = self._db["work_queue"]
 
     async def ensure_indexes(self) -> None:
-        await self.deliveries.create_index([("state", ASCENDING), ("due_at", ASCENDING)])
-        await self.deliveries.create_index([("state", ASCENDING), ("lease_until", ASCENDING)])
-        await self.entities.create_index(
-            [("tenant_id", ASCENDING), ("entity_id", ASCENDING)], unique=True
-        )
-        await self.bill_groups.create_index(
-            [("tenant_id", ASCENDING), ("bill_group_id", ASCENDING)], unique=True
-        )
+        await self.work_queue.create_index([("due_at", ASCENDING)])
 
     # --- delivery state -------------------------------------------------------------------
 
@@ -133,19 +139,9 @@ class NotifierStore:
     async def claim(
         self, event_id: str, owner: str, now: datetime, lease_seconds: float
     ) -> Delivery | None:
-        return await self._claim(
-            {"_id": event_id, **self._claimable(now)}, owner, now, lease_seconds
-        )
-
-    async def claim_due(self, owner: str, now: datetime, lease_seconds: float) -> Delivery | None:
-        """The oldest due delivery, claimed for `owner`; None when nothing is due."""
-        return await self._claim(self._claimable(now), owner, now, lease_seconds)
-
-    async def _claim(
-        self, query: Document, owner: str, now: datetime, lease_seconds: float
-    ) -> Delivery | None:
+        """Take the delivery for `owner` if it is due (or its last owner's lease ran out)."""
         doc = await self.deliveries.find_one_and_update(
-            query,
+            {"_id": event_id, **self._claimable(now)},
             {
                 "$set": {
                     "state": DeliveryState.SENDING.value,
@@ -153,10 +149,31 @@ class NotifierStore:
                     "lease_until": now + timedelta(seconds=lease_seconds),
                 }
             },
-            sort=[("due_at", ASCENDING)],
             return_document=ReturnDocument.AFTER,
         )
         return Delivery.from_doc(doc) if doc else None
+
+    # --- work queue -----------------------------------------------------------------------
+
+    async def ensure_queued(self, event_id: str, due_at: datetime) -> None:
+        """Make sure someone looks at this delivery again by `due_at` at the latest."""
+        await self.work_queue.update_one(
+            {"_id": event_id}, {"$setOnInsert": {"due_at": due_at}}, upsert=True
+        )
+
+    async def requeue(self, event_id: str, due_at: datetime) -> None:
+        await self.work_queue.update_one(
+            {"_id": event_id}, {"$set": {"due_at": due_at}}, upsert=True
+        )
+
+    async def dequeue(self, event_id: str) -> None:
+        await self.work_queue.delete_one({"_id": event_id})
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        items = (
+            await self.work_queue.find({"due_at": {"$lte": now}}, {"_id": 1}).limit(limit).to_list()
+        )
+        return [str(item["_id"]) for item in items]
 
     def _held(self, event_id: str, owner: str) -> Document:
         return {"_id": event_id, "state": DeliveryState.SENDING.value, "lease_owner": owner}
@@ -219,23 +236,30 @@ class NotifierStore:
         )
         return result.matched_count == 1
 
-    async def state_of(self, event_id: str) -> DeliveryState | None:
-        doc = await self.deliveries.find_one({"_id": event_id}, {"state": 1})
-        return DeliveryState(doc["state"]) if doc else None
+    async def peek(self, event_id: str) -> tuple[DeliveryState | None, datetime | None]:
+        """The delivery's state and the earliest time it could be claimed again."""
+        doc = await self.deliveries.find_one(
+            {"_id": event_id}, {"state": 1, "due_at": 1, "lease_until": 1}
+        )
+        if doc is None:
+            return None, None
+        state = DeliveryState(doc["state"])
+        when = doc.get("lease_until") if state is DeliveryState.SENDING else doc.get("due_at")
+        return state, _aware(when) if when else None
 
     # --- branding projection (version-gated) ----------------------------------------------
 
     async def _apply_versioned(
-        self, collection: Any, key: Document, version: int, fields: Document
+        self, collection: Any, key: str, version: int, fields: Document
     ) -> bool:
         """Apply only if newer than what is held: replays and reordering change nothing.
 
         The filter matches only an older document; when a newer one exists the upsert tries
-        to insert a second document for the key and the unique index refuses it.
+        to insert a second document with the same `_id`, which MongoDB refuses.
         """
         try:
             result = await collection.update_one(
-                {**key, "version": {"$lt": version}},
+                {"_id": key, "version": {"$lt": version}},
                 {"$set": {**fields, "version": version}},
                 upsert=True,
             )
@@ -248,9 +272,15 @@ class NotifierStore:
     ) -> bool:
         return await self._apply_versioned(
             self.entities,
-            {"tenant_id": tenant_id, "entity_id": entity_id},
+            _key(tenant_id, entity_id),
             version,
-            {"name": view.name, "logo_url": view.logo_url, "logo_alt": view.logo_alt},
+            {
+                "tenant_id": tenant_id,
+                "entity_id": entity_id,
+                "name": view.name,
+                "logo_url": view.logo_url,
+                "logo_alt": view.logo_alt,
+            },
         )
 
     async def apply_bill_group(
@@ -258,21 +288,25 @@ class NotifierStore:
     ) -> bool:
         return await self._apply_versioned(
             self.bill_groups,
-            {"tenant_id": tenant_id, "bill_group_id": bill_group_id},
+            _key(tenant_id, bill_group_id),
             version,
-            {"name": view.name, "account_name": view.account_name, "entity_id": view.entity_id},
+            {
+                "tenant_id": tenant_id,
+                "bill_group_id": bill_group_id,
+                "name": view.name,
+                "account_name": view.account_name,
+                "entity_id": view.entity_id,
+            },
         )
 
     async def entity(self, tenant_id: str, entity_id: str) -> EntityView | None:
-        doc = await self.entities.find_one({"tenant_id": tenant_id, "entity_id": entity_id})
+        doc = await self.entities.find_one({"_id": _key(tenant_id, entity_id)})
         if doc is None:
             return None
         return EntityView(doc["name"], doc.get("logo_url"), doc.get("logo_alt") or "")
 
     async def bill_group(self, tenant_id: str, bill_group_id: str) -> BillGroupView | None:
-        doc = await self.bill_groups.find_one(
-            {"tenant_id": tenant_id, "bill_group_id": bill_group_id}
-        )
+        doc = await self.bill_groups.find_one({"_id": _key(tenant_id, bill_group_id)})
         if doc is None:
             return None
         return BillGroupView(doc["name"], doc["account_name"], doc["entity_id"])

@@ -1,0 +1,224 @@
+"""Notifier throughput and latency against moto, next to a raw boto3 baseline, same run.
+
+    .venv/bin/python bench/notifier_send.py [--emails 400] [--paced 150] [--rate 20]
+
+Starts its own local stack (Kafka, FerretDB, moto) on free ports and a real
+`portal-notifier run` process, then measures:
+
+1. baseline: a raw boto3 `sesv2.send_email` loop (prebuilt raw MIME) to the same moto;
+2. burst: N `signin.requested` events published at once; emails/s through the notifier
+   (consume → record → claim → unseal → render → SES → mark sent), printed as a ratio to 1;
+3. paced: events at a steady rate; p50/p99 from the event acknowledged by Kafka to SES
+   having accepted the email (`sent_at`, taken when SES answered) — the latency a customer
+   waiting for the email sees, without queueing from a burst.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+from faststream.kafka import KafkaBroker
+from pymongo import AsyncMongoClient
+
+from portal_contracts.codec import encode, headers_for, make_event
+from portal_contracts.portal import SigninRequested
+from portal_contracts.sealing import DEV_SEAL_KEY, SignInSecret, seal
+from portal_contracts.topics import TOPICS, Topic
+from portal_localstack.kafka import create_topics
+from portal_localstack.ports import free_port
+from portal_localstack.stack import LocalStack, Ports
+from portal_localstack.testing import AWS_REGION, SENDER_DOMAIN, prepare_aws
+from portal_notifier.domain import Branding
+from portal_notifier.rendering import build_mime, render_signin
+
+PREFIX = "bench."
+DATABASE = "bench_notifier"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def raw_boto3_loop(endpoint: str, count: int) -> float:
+    ses = boto3.client(
+        "sesv2",
+        endpoint_url=endpoint,
+        region_name=AWS_REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    brand = Branding("Acme", "https://cdn.example/l.png", "Acme", "Main", "Globex", neutral=False)
+    email = render_signin(brand, link="http://127.0.0.1:8000/p/k/verify/t", code="1", minutes=15)
+    raw = build_mime(
+        email, sender=f"portal@{SENDER_DOMAIN}", sender_name="Acme", recipient="b@bench.example"
+    )
+    started = time.perf_counter()
+    for _ in range(count):
+        ses.send_email(
+            FromEmailAddress=f"portal@{SENDER_DOMAIN}",
+            Destination={"ToAddresses": ["b@bench.example"]},
+            Content={"Raw": {"Data": raw}},
+        )
+    return count / (time.perf_counter() - started)
+
+
+def signin_bytes(n: int) -> tuple[str, bytes, dict[str, str], bytes]:
+    link = f"http://127.0.0.1:8000/p/{secrets.token_urlsafe(32)}/verify/{secrets.token_urlsafe(32)}"
+    bill_group = f"bg_{n % 64}"
+    payload = SigninRequested(
+        challenge_id=f"ch_{n}",
+        bill_group_id=bill_group,
+        entity_id=None,
+        email=f"user{n}@bench.example",
+        expires_at=datetime.now(UTC) + timedelta(minutes=15),
+        sealed=seal(SignInSecret(link=link, code=f"{n % 10**6:06d}"), DEV_SEAL_KEY),
+    )
+    event = make_event(payload, tenant_id="bench", aggregate_id=bill_group)
+    return str(event.event_id), encode(event), headers_for(event), bill_group.encode()
+
+
+async def wait_sent(deliveries: Any, ids: list[str], limit: float) -> dict[str, datetime]:
+    deadline = time.monotonic() + limit
+    while True:
+        docs = await deliveries.find(
+            {"_id": {"$in": ids}, "state": "sent"}, {"sent_at": 1}
+        ).to_list()
+        if len(docs) == len(ids) or time.monotonic() > deadline:
+            return {d["_id"]: d["sent_at"] for d in docs}
+        await asyncio.sleep(0.05)
+
+
+async def through_notifier(
+    bootstrap: str, mongo_uri: str, burst: int, paced: int, rate: float
+) -> tuple[float, list[float], int]:
+    broker = KafkaBroker(bootstrap, acks="all")
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_uri, tz_aware=True)
+    deliveries = mongo[DATABASE]["deliveries"]
+    topic = PREFIX + Topic.PORTAL_SIGNIN
+    await broker.start()
+    try:
+        # Warm-up: group joined, connections open, templates compiled.
+        warm = [signin_bytes(-i - 1) for i in range(5)]
+        for _, body, headers, key in warm:
+            await broker.publish(body, topic, key=key, headers=headers)
+        await wait_sent(deliveries, [w[0] for w in warm], 120)
+
+        events = [signin_bytes(i) for i in range(burst)]
+        started = time.perf_counter()
+        await asyncio.gather(*(broker.publish(b, topic, key=k, headers=h) for _, b, h, k in events))
+        sent = await wait_sent(deliveries, [e[0] for e in events], 600)
+        elapsed = time.perf_counter() - started
+        throughput = len(sent) / elapsed
+
+        published_at: dict[str, datetime] = {}
+        interval = 1.0 / rate
+        next_at = time.perf_counter()
+        for i in range(paced):
+            event_id, body, headers, key = signin_bytes(burst + i)
+            await broker.publish(body, topic, key=key, headers=headers)
+            published_at[event_id] = datetime.now(UTC)
+            next_at += interval
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+        paced_sent = await wait_sent(deliveries, list(published_at), 300)
+        latencies = [(paced_sent[i] - published_at[i]).total_seconds() for i in paced_sent]
+        missing = burst - len(sent) + paced - len(paced_sent)
+        return throughput, latencies, missing
+    finally:
+        await broker.stop()
+        await mongo.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--emails", type=int, default=400, help="burst size and baseline loop")
+    parser.add_argument("--paced", type=int, default=150, help="events for the latency run")
+    parser.add_argument("--rate", type=float, default=20.0, help="events/s in the latency run")
+    args = parser.parse_args()
+
+    local = LocalStack(f"bench-notifier-{os.getpid()}", Ports.free(), fresh=True)
+    notifier: subprocess.Popen[bytes] | None = None
+    try:
+        endpoints = local.start()
+        prepare_aws(endpoints.aws_endpoint_url)
+        asyncio.run(create_topics(endpoints.kafka_bootstrap, list(TOPICS), prefix=PREFIX))
+        baseline = raw_boto3_loop(endpoints.aws_endpoint_url, args.emails)
+
+        port = free_port()
+        env = {
+            **os.environ,
+            **endpoints.as_env(),
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": AWS_REGION,
+            "TOPIC_PREFIX": PREFIX,
+            "MONGODB_DATABASE": DATABASE,
+            "HTTP_PORT": str(port),
+            "LOG_LEVEL": "WARNING",
+        }
+        binary = str(Path(sys.executable).parent / "portal-notifier")
+        notifier = subprocess.Popen(
+            [binary, "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or notifier.poll() is not None:
+                raise SystemExit("notifier did not become ready")
+            time.sleep(0.2)
+
+        throughput, latencies, missing = asyncio.run(
+            through_notifier(
+                endpoints.kafka_bootstrap,
+                endpoints.mongodb_uri,
+                args.emails,
+                args.paced,
+                args.rate,
+            )
+        )
+    finally:
+        if notifier is not None and notifier.poll() is None:
+            notifier.send_signal(signal.SIGTERM)
+            notifier.wait(30)
+        local.stop()
+        shutil.rmtree(local.base, ignore_errors=True)
+
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    )
+    print(f"raw boto3 send loop to moto:      {baseline:8.1f} emails/s ({args.emails} emails)")
+    print(f"through the notifier (burst):     {throughput:8.1f} emails/s ({args.emails} events)")
+    print(f"ratio notifier / raw loop:        {throughput / baseline:8.2f}")
+    if latencies:
+        print(
+            f"signin.requested on Kafka -> SES accepted, paced {args.rate:g}/s "
+            f"({len(latencies)} events): p50 {statistics.median(latencies) * 1000:.1f} ms, "
+            f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms, "
+            f"max {max(latencies) * 1000:.1f} ms"
+        )
+    if missing:
+        print(f"WARNING: {missing} events not sent within the time limit")
+
+
+if __name__ == "__main__":
+    main()
