@@ -44,10 +44,7 @@ class PortalPages(Controller):
 
     @get("")
     async def overview(self, request: R, gateway: Gateway, session: Session) -> Template:
-        overview, methods = await asyncio.gather(
-            gateway.portal.overview(session), gateway.portal.payment_methods(session)
-        )
-        default = next((m for m in methods if m.get("is_default")), None)
+        overview = await gateway.portal.overview(session)
         return await self._page(
             request,
             gateway,
@@ -59,7 +56,7 @@ class PortalPages(Controller):
                 "account_name": overview["bill_group"].get("account_name"),
             },
             overview=overview,
-            default_method=default,
+            default_method=overview["summary"].get("default_payment_method"),
         )
 
     @get("/billing-details")
