@@ -8,6 +8,7 @@ import sys
 import time
 from types import FrameType
 
+from portal_localstack import configdoc
 from portal_localstack.process import ServerDiedError
 from portal_localstack.stack import LocalStack, Ports, install
 
@@ -47,8 +48,15 @@ def main() -> None:
     sub.add_parser("install", help="fetch the Kafka jars and build FerretDB into .cache/")
     up = sub.add_parser("up", help="run Kafka, FerretDB and moto until Ctrl-C")
     up.add_argument("--fresh", action="store_true", help="start from empty data directories")
+    doc = sub.add_parser("config-doc", help="print (or --write) the README's config reference")
+    doc.add_argument("--write", action="store_true")
     args = parser.parse_args()
     if args.command == "install":
         install()
+    elif args.command == "config-doc":
+        if args.write:
+            configdoc.write()
+        else:
+            print(configdoc.render())
     else:
         raise SystemExit(_up(args.fresh))
