@@ -277,7 +277,6 @@ class AccessService:
                 "_id": domain.new_id("prv"),
                 "kind": "preview",
                 "decoy": False,
-                "token_hash": domain.hash_secret(token),
                 "code_hash": None,
                 "tenant_id": who.tenant_id,
                 "bill_group_id": bill_group_id,
@@ -285,7 +284,8 @@ class AccessService:
                 "rule_id": None,
                 "created_at": now,
                 "expires_at": expires_at,
-            }
+            },
+            domain.hash_secret(token),
         )
         await self._audit(who, bill_group_id, "preview.created")
         url = f"{self.settings.portal_url(portal['portal_key'])}/preview/{token}"
@@ -297,7 +297,7 @@ class AccessService:
         return {
             "items": [
                 {
-                    "session_id": s["_id"],
+                    "session_id": s["session_id"],
                     "email": s["email"],
                     "read_only": s["read_only"],
                     "rule_id": s.get("rule_id"),
@@ -316,7 +316,7 @@ class AccessService:
         await self._portal(who, bill_group_id)
         query: Doc = {"tenant_id": who.tenant_id, "bill_group_id": bill_group_id}
         if session_id is not None:
-            query["_id"] = session_id
+            query["session_id"] = session_id
         revoked = await self.storage.revoke_sessions(query, self.now(), "revoked_by_staff")
         if session_id is not None and revoked == 0:
             raise not_found("active session")
@@ -440,9 +440,9 @@ class AccessService:
         }
         if rule is None:
             # A decoy answers code attempts exactly like a real challenge but never matches.
+            token_hash = None
             challenge.update(
                 decoy=True,
-                token_hash=domain.hash_secret(domain.new_secret()),
                 code_hash=None,
                 rule_id=None,
                 has_outbox=False,
@@ -462,15 +462,15 @@ class AccessService:
                     sealed=seal(SignInSecret(link=link, code=code), self.settings.seal_keys),
                 ),
             )
+            token_hash = domain.hash_secret(token)
             challenge.update(
                 decoy=False,
-                token_hash=domain.hash_secret(token),
                 code_hash=domain.hash_code(challenge_id, code),
                 rule_id=rule.rule_id,
                 has_outbox=True,
                 outbox=[event],
             )
-        await self.storage.insert_challenge(challenge)
+        await self.storage.insert_challenge(challenge, token_hash)
         if rule is not None:
             self.wake()
         log.info(
@@ -486,8 +486,8 @@ class AccessService:
     async def verify(self, token: str | None, pending_id: str | None, code: str | None) -> Doc:
         now = self.now()
         if token is not None:
-            challenge = await self.storage.live_challenge(
-                {"token_hash": domain.hash_secret(token), "kind": "signin", "decoy": False}, now
+            challenge = await self.storage.challenge_by_token(
+                domain.hash_secret(token), "signin", now
             )
             if challenge is None or not await self.storage.consume(challenge, now, "link"):
                 raise _expired_or_used()
@@ -535,8 +535,8 @@ class AccessService:
         )
         await self.storage.insert_session(
             {
-                "_id": session_id,
-                "token_hash": domain.hash_secret(token),
+                "_id": domain.hash_secret(token),
+                "session_id": session_id,
                 "tenant_id": tenant_id,
                 "bill_group_id": bill_group_id,
                 "email": challenge["email"],
@@ -557,7 +557,9 @@ class AccessService:
         try:
             await self._check_still_allowed(challenge)
         except ApiError:
-            await self.storage.revoke_sessions({"_id": session_id}, self.now(), "access_ended")
+            await self.storage.revoke_sessions(
+                {"session_id": session_id}, self.now(), "access_ended"
+            )
             raise
         log.info(
             "signed in",
@@ -587,8 +589,8 @@ class AccessService:
 
     async def redeem_preview(self, preview_token: str) -> Doc:
         now = self.now()
-        grant = await self.storage.live_challenge(
-            {"token_hash": domain.hash_secret(preview_token), "kind": "preview"}, now
+        grant = await self.storage.challenge_by_token(
+            domain.hash_secret(preview_token), "preview", now
         )
         if grant is None or not await self.storage.consume(grant, now, "preview"):
             raise _expired_or_used()
@@ -597,8 +599,8 @@ class AccessService:
         times = domain.session_times(now)
         await self.storage.insert_session(
             {
-                "_id": session_id,
-                "token_hash": domain.hash_secret(token),
+                "_id": domain.hash_secret(token),
+                "session_id": session_id,
                 "tenant_id": grant["tenant_id"],
                 "bill_group_id": grant["bill_group_id"],
                 "email": grant["email"],
@@ -642,7 +644,7 @@ class AccessService:
             reason = "unknown" if known is None else "revoked" if known["revoked_at"] else "expired"
             raise ApiError(401, reason, "the session is not valid; sign in again")
         return {
-            "session_id": session["_id"],
+            "session_id": session["session_id"],
             "tenant_id": session["tenant_id"],
             "bill_group_id": session["bill_group_id"],
             "email": session["email"],
@@ -653,7 +655,7 @@ class AccessService:
 
     async def signout(self, session_token: str) -> None:
         await self.storage.revoke_sessions(
-            {"token_hash": domain.hash_secret(session_token)}, self.now(), "signed_out"
+            {"_id": domain.hash_secret(session_token)}, self.now(), "signed_out"
         )
 
 

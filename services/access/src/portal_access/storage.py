@@ -5,7 +5,9 @@ FerretDB v1 (SQLite) does NOT apply concurrent updates of one document atomicall
 50 concurrent `$inc` of one field end at 5; a conditional `find_one_and_update` lets two
 callers win). So:
 - every guarantee that must hold across replicas (single-use tokens and codes, attempt
-  limits, rate limits) rests on inserts into unique indexes, atomic on every backend;
+  limits) rests on inserts into unique indexes, atomic on every backend;
+- rate-limit counters use `$inc` (atomic on MongoDB; on FerretDB a burst of concurrent
+  requests may be undercounted, which only loosens the dev stack's limits);
 - read-modify-write updates of shared documents (portal, session) are also serialised per
   process with a lock, which makes one replica correct on FerretDB; on MongoDB the single
   document operations are atomic by themselves.
@@ -14,8 +16,11 @@ Collections
 - `portals`: one document per bill group: the contract projection (tenant, account, name,
   contract status, version), the portal switch, the portal key, the access rules, a revision
   for optimistic concurrency, and the embedded outbox.
-- `challenges`: sign-in challenges (and decoys) and preview grants, by hashed token.
-- `sessions`: customer and preview sessions, by hashed token.
+- `challenges`: sign-in challenges (and decoys) and preview grants, by id; their hashed
+  tokens in `challenge_tokens` (`_id` = token hash).
+- `sessions`: customer and preview sessions, `_id` = hashed session token.
+
+Hot lookups go by `_id`: FerretDB v1 (SQLite) answers any other filter with a full scan.
 - `api_keys`, `rate_limits`, `audit`.
 """
 
@@ -66,23 +71,24 @@ class Storage:
         # Unique `_id` inserts: a challenge consumed, a code attempt slot taken.
         self.consumed: AsyncCollection[Doc] = db["consumed"]
         self.attempts: AsyncCollection[Doc] = db["code_attempts"]
+        self.tokens: AsyncCollection[Doc] = db["challenge_tokens"]
         self._locks = {name: asyncio.Lock() for name in OUTBOX_COLLECTIONS}
 
     async def ensure_indexes(self) -> None:
         await self.portals.create_index("portal_key", unique=True)
         await self.portals.create_index([("tenant_id", ASCENDING), ("account_id", ASCENDING)])
         await self.portals.create_index("has_outbox")
-        await self.challenges.create_index("token_hash", unique=True)
         await self.challenges.create_index("has_outbox")
         await self.challenges.create_index("purge_at")
-        await self.sessions.create_index("token_hash", unique=True)
+        await self.sessions.create_index("session_id", unique=True)
         await self.sessions.create_index(
             [("tenant_id", ASCENDING), ("bill_group_id", ASCENDING), ("rule_id", ASCENDING)]
         )
         await self.sessions.create_index("has_outbox")
         await self.sessions.create_index("purge_at")
         await self.api_keys.create_index("key_hash", unique=True)
-        await self.rate_limits.create_index([("bucket", ASCENDING), ("purge_at", ASCENDING)])
+        await self.rate_limits.create_index("purge_at")
+        await self.tokens.create_index("purge_at")
         await self.consumed.create_index("purge_at")
         await self.attempts.create_index([("challenge_id", ASCENDING), ("purge_at", ASCENDING)])
         await self.audit_log.create_index(
@@ -154,9 +160,21 @@ class Storage:
 
     # --- challenges --------------------------------------------------------------------
 
-    async def insert_challenge(self, challenge: Doc) -> None:
-        await self.challenges.insert_one(
-            {**challenge, "purge_at": challenge["expires_at"] + RETENTION}
+    async def insert_challenge(self, challenge: Doc, token_hash: str | None) -> None:
+        purge_at = challenge["expires_at"] + RETENTION
+        if token_hash is not None:
+            # The lookup entry first: a crash before the challenge leaves only a dead pointer.
+            await self.tokens.insert_one(
+                {"_id": token_hash, "challenge_id": challenge["_id"], "purge_at": purge_at}
+            )
+        await self.challenges.insert_one({**challenge, "purge_at": purge_at})
+
+    async def challenge_by_token(self, token_hash: str, kind: str, now: datetime) -> Doc | None:
+        pointer = await self.tokens.find_one({"_id": token_hash})
+        if pointer is None:
+            return None
+        return await self.live_challenge(
+            {"_id": pointer["challenge_id"], "kind": kind, "decoy": False}, now
         )
 
     async def live_challenge(self, query: Doc, now: datetime) -> Doc | None:
@@ -207,7 +225,7 @@ class Storage:
         async with self._locks["sessions"]:
             return await self.sessions.find_one_and_update(
                 {
-                    "token_hash": token_hash,
+                    "_id": token_hash,
                     "revoked_at": None,
                     "idle_expires_at": {"$gt": now},
                     "expires_at": {"$gt": now},
@@ -217,7 +235,7 @@ class Storage:
             )
 
     async def session_by_token(self, token_hash: str) -> Doc | None:
-        return await self.sessions.find_one({"token_hash": token_hash}, {"outbox": 0})
+        return await self.sessions.find_one({"_id": token_hash}, {"outbox": 0})
 
     async def revoke_sessions(self, query: Doc, now: datetime, reason: str) -> int:
         async with self._locks["sessions"]:
@@ -236,7 +254,7 @@ class Storage:
                 "idle_expires_at": {"$gt": now},
                 "expires_at": {"$gt": now},
             },
-            {"outbox": 0, "token_hash": 0},
+            {"outbox": 0},
         ).sort("created_at", DESCENDING)
         return await cursor.to_list()
 
@@ -264,12 +282,22 @@ class Storage:
     # --- rate limits -------------------------------------------------------------------
 
     async def hit(self, bucket: str, purge_at: datetime) -> int:
-        """Count one request in a fixed-window bucket shared by every replica.
-
-        One document per hit, then a count: unlike `$inc`, no hit is lost to a concurrent one.
-        """
-        await self.rate_limits.insert_one({"bucket": bucket, "purge_at": purge_at})
-        return await self.rate_limits.count_documents({"bucket": bucket})
+        """Count one request in a fixed-window bucket shared by every replica."""
+        for attempt in range(2):
+            try:
+                doc = await self.rate_limits.find_one_and_update(
+                    {"_id": bucket},
+                    {"$inc": {"count": 1}, "$setOnInsert": {"purge_at": purge_at}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                # Two replicas created the same new bucket; the second try increments it.
+                if attempt:
+                    raise
+                continue
+            return int(doc["count"]) if doc else 1
+        raise AssertionError("unreachable")
 
     # --- audit -------------------------------------------------------------------------
 
@@ -337,6 +365,7 @@ class Storage:
             self.rate_limits,
             self.consumed,
             self.attempts,
+            self.tokens,
         ):
             result = await collection.delete_many({"purge_at": {"$lt": now}})
             removed += result.deleted_count
