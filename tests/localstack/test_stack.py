@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
@@ -17,7 +18,7 @@ from portal_contracts.billing import InvoiceState
 from portal_contracts.codec import decode, encode, headers_for, make_event
 from portal_contracts.examples import EXAMPLES
 from portal_contracts.registry import EventType
-from portal_contracts.topics import Topic
+from portal_contracts.topics import TOPICS, Topic
 from portal_localstack.testing import AWS_REGION, SENDER_DOMAIN, Isolation, StackHandle, sent_emails
 
 pytestmark = pytest.mark.integration
@@ -59,6 +60,21 @@ async def test_contract_event_through_kafka_into_ferretdb(
         await broker.stop()
     stored = await collection.find_one({"_id": "inv_1"})
     assert stored == {"_id": "inv_1", "number": "INV-2026-0001", "version": 7}
+
+
+async def test_local_stack_created_every_registry_topic_with_its_partitions(
+    stack: StackHandle,
+) -> None:
+    if stack.local is None:
+        pytest.skip("only the local stack creates the registry's topics at start")
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.endpoints.kafka_bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(TOPICS))
+    finally:
+        await admin.close()
+    partitions = {t["topic"]: len(t["partitions"]) for t in described if not t["error_code"]}
+    assert partitions == {name: spec.local_partitions for name, spec in TOPICS.items()}
 
 
 def test_ses_v2_send_email_is_read_back_from_moto(stack: StackHandle, isolation: Isolation) -> None:
