@@ -18,10 +18,13 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 from cryptography.fernet import Fernet
+from pymongo import MongoClient
 
 from portal_contracts.topics import TOPICS
 from portal_localstack.kafka import create_topics
@@ -46,6 +49,8 @@ class Running:
     process: subprocess.Popen[bytes]
     port: int
     log: Path
+    database: str | None
+    prefix: str
 
     @property
     def url(self) -> str:
@@ -104,17 +109,19 @@ def fleet(
             if missing_entry_point(service) is not None:
                 continue
             command = entrypoint(DOCKERFILES[name])
+            env = container_env(service, ports[name], shared)
             log = logs / f"{name}.log"
             with log.open("wb") as out:
                 process = subprocess.Popen(
                     command,
-                    env=container_env(service, ports[name], shared),
+                    env=env,
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     cwd=logs,
                 )
-            running[name] = Running(service, process, ports[name], log)
+            database = env.get("MONGODB_DATABASE") if service.database else None
+            running[name] = Running(service, process, ports[name], log, database, prefix)
         yield running
     finally:
         for item in reversed(list(running.values())):
@@ -142,7 +149,9 @@ def wait_ready(item: Running) -> httpx.Response:
 
 
 @pytest.mark.parametrize("name", START_ORDER)
-def test_entry_point_becomes_ready(fleet: dict[str, Running], name: str) -> None:
+def test_entry_point_becomes_ready(
+    stack: StackHandle, fleet: dict[str, Running], name: str
+) -> None:
     reason = missing_entry_point(SERVICES[name])
     if reason is not None:
         pytest.skip(reason)
@@ -151,9 +160,32 @@ def test_entry_point_becomes_ready(fleet: dict[str, Running], name: str) -> None
     answer = wait_ready(item)
     assert answer.json()["status"] == "ready"
     assert httpx.get(f"{item.url}/healthz", timeout=3).status_code == 200
+    if item.database is not None:
+        # The service created its indexes itself at start-up: nobody runs a migration.
+        client: MongoClient[dict[str, object]] = MongoClient(stack.endpoints.mongodb_uri)
+        try:
+            db = client[item.database]
+            indexed = [c for c in db.list_collection_names() if len(db[c].index_information()) > 1]
+        finally:
+            client.close()
+        assert indexed, f"{name} created no index in {item.database}"
 
 
-def test_every_entry_point_stops_cleanly_on_sigterm(fleet: dict[str, Running]) -> None:
+async def group_state(bootstrap: str, group: str) -> dict[str, Any]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    await admin.start()
+    try:
+        (response,) = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    (described,) = response.to_object()["groups"]
+    state: dict[str, Any] = described
+    return state
+
+
+def test_every_entry_point_stops_cleanly_on_sigterm(
+    stack: StackHandle, fleet: dict[str, Running]
+) -> None:
     if not fleet:
         pytest.skip("no service has a `run` entry point yet")
     for item in fleet.values():
@@ -169,8 +201,13 @@ def test_every_entry_point_stops_cleanly_on_sigterm(fleet: dict[str, Running]) -
         except subprocess.TimeoutExpired:
             pytest.fail(f"{name} still running {STOP_WITHIN:.0f}s after SIGTERM:\n{item.tail()}")
         # uvicorn finishes its graceful shutdown, then re-raises the signal it caught, so a
-        # clean stop exits "by SIGTERM" (143 to Kubernetes); the lifespan's completion line
-        # is what tells it from a process that was simply killed.
+        # clean stop may exit "by SIGTERM" (143 to Kubernetes).
         assert code in (0, -signal.SIGTERM), f"{name} exited with {code}:\n{item.tail()}"
-        log = item.log.read_text(errors="replace")
-        assert "Application shutdown complete." in log, f"{name} did not drain:\n{item.tail()}"
+        group = item.service.consumer_group
+        if group is not None:
+            # Its consumers stopped and left the group (a killed consumer would still be a
+            # member until its session times out): the partitions move on at once.
+            state = asyncio.run(group_state(stack.endpoints.kafka_bootstrap, item.prefix + group))
+            assert state["error_code"] == 0, state
+            assert state["members"] == [], f"{name} left members behind: {state}"
+            assert state["state"] == "Empty", state

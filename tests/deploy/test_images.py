@@ -176,6 +176,12 @@ def test_builder_stage_installs_only_the_service_and_its_entry_point(
     others = {s.module for s in SERVICES.values()} - {service.module}
     assert not installed & (others | {"portal_localstack", "billing_simulator"})
     assert not installed & {"pytest", "moto", "mypy", "ruff", "hypothesis"}
+    # Templates, static files and py.typed ship inside the wheel, not only the modules.
+    package_dir = REPO / "services" / name / "src" / service.module
+    (site,) = (venv / "lib").glob("python3*/site-packages")
+    for data in package_dir.rglob("*"):
+        if data.is_file() and data.suffix not in (".py", ".pyc"):
+            assert (site / service.module / data.relative_to(package_dir)).is_file(), data
 
 
 def copy_into(source: Path, dest_dir: Path) -> None:
