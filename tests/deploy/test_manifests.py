@@ -26,7 +26,9 @@ from portal_contracts.topics import TOPICS, ConsumerGroup, dead_letter_topic
 
 from .conftest import K8S, OVERLAYS, SERVICES, ServiceInfo
 
-KUBERNETES_VERSION = "1.33"
+# The oldest version we support (preStop `sleep` is on by default from 1.30) and the newest
+# kubernetes-validate knows.
+KUBERNETES_VERSIONS = ("1.30", kubernetes_validate.latest_version())
 SCHEMAS = K8S / "schemas"
 CUSTOM_KINDS = {("kafka.strimzi.io/v1", "KafkaTopic"), ("kafka.strimzi.io/v1", "KafkaUser")}
 
@@ -110,11 +112,13 @@ def test_every_object_validates_strictly(
             jsonschema.Draft202012Validator(custom[doc["kind"]]).validate(doc)
             continue
         try:
-            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+            for version in KUBERNETES_VERSIONS:
+                kubernetes_validate.validate(doc, version, strict=True)
         except kubernetes_validate.SchemaNotFoundError:
             pytest.fail(f"{where}: no schema for this kind; vendor one or drop the object")
         except kubernetes_validate.ValidationError as exc:
-            pytest.fail(f"{where}: {'.'.join(map(str, exc.path))}: {exc.message}")
+            path = ".".join(map(str, exc.path))
+            pytest.fail(f"{where} (Kubernetes {exc.version}): {path}: {exc.message}")
 
 
 def test_a_strimzi_schema_rejects_an_unknown_field() -> None:
