@@ -94,19 +94,33 @@ def signin_bytes(n: int) -> tuple[str, bytes, dict[str, str], bytes]:
     return str(event.event_id), encode(event), headers_for(event), bill_group.encode()
 
 
-async def wait_sent(deliveries: Any, ids: list[str], limit: float) -> dict[str, datetime]:
+async def sent_count(metrics_url: str) -> float:
+    # The notifier's own counter: polling MongoDB instead would load FerretDB (which scans)
+    # and slow down the very thing being measured.
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(metrics_url)).text
+    for line in text.splitlines():
+        if line.startswith("portal_notifier_emails_sent_total "):
+            return float(line.split()[1])
+    return 0.0
+
+
+async def wait_count(metrics_url: str, target: float, limit: float) -> float:
     deadline = time.monotonic() + limit
     while True:
-        docs = await deliveries.find(
-            {"_id": {"$in": ids}, "state": "sent"}, {"sent_at": 1}
-        ).to_list()
-        if len(docs) == len(ids) or time.monotonic() > deadline:
-            return {d["_id"]: d["sent_at"] for d in docs}
+        count = await sent_count(metrics_url)
+        if count >= target or time.monotonic() > deadline:
+            return count
         await asyncio.sleep(0.05)
 
 
+async def sent_at(deliveries: Any, ids: list[str]) -> dict[str, datetime]:
+    docs = await deliveries.find({"_id": {"$in": ids}, "state": "sent"}, {"sent_at": 1}).to_list()
+    return {d["_id"]: d["sent_at"] for d in docs}
+
+
 async def through_notifier(
-    bootstrap: str, mongo_uri: str, burst: int, paced: int, rate: float
+    bootstrap: str, mongo_uri: str, metrics_url: str, burst: int, paced: int, rate: float
 ) -> tuple[float, list[float], int]:
     broker = KafkaBroker(bootstrap, acks="all")
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_uri, tz_aware=True)
@@ -118,14 +132,14 @@ async def through_notifier(
         warm = [signin_bytes(-i - 1) for i in range(5)]
         for _, body, headers, key in warm:
             await broker.publish(body, topic, key=key, headers=headers)
-        await wait_sent(deliveries, [w[0] for w in warm], 120)
+        done = await wait_count(metrics_url, len(warm), 120)
 
         events = [signin_bytes(i) for i in range(burst)]
         started = time.perf_counter()
         await asyncio.gather(*(broker.publish(b, topic, key=k, headers=h) for _, b, h, k in events))
-        sent = await wait_sent(deliveries, [e[0] for e in events], 600)
+        after_burst = await wait_count(metrics_url, done + burst, 600)
         elapsed = time.perf_counter() - started
-        throughput = len(sent) / elapsed
+        throughput = (after_burst - done) / elapsed
 
         published_at: dict[str, datetime] = {}
         interval = 1.0 / rate
@@ -136,9 +150,10 @@ async def through_notifier(
             published_at[event_id] = datetime.now(UTC)
             next_at += interval
             await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
-        paced_sent = await wait_sent(deliveries, list(published_at), 300)
+        await wait_count(metrics_url, after_burst + paced, 300)
+        paced_sent = await sent_at(deliveries, list(published_at))
         latencies = [(paced_sent[i] - published_at[i]).total_seconds() for i in paced_sent]
-        missing = burst - len(sent) + paced - len(paced_sent)
+        missing = int(done + burst - after_burst) + paced - len(paced_sent)
         return throughput, latencies, missing
     finally:
         await broker.stop()
@@ -191,6 +206,7 @@ def main() -> None:
             through_notifier(
                 endpoints.kafka_bootstrap,
                 endpoints.mongodb_uri,
+                f"http://127.0.0.1:{port}/metrics",
                 args.emails,
                 args.paced,
                 args.rate,

@@ -200,6 +200,7 @@ async def test_kill_9_while_ses_call_hangs_then_restart_takes_over_the_lease(
             tmp_path,
             AWS_ENDPOINT_URL=endpoint,
             LEASE_SECONDS="4",
+            RECOVERY_SECONDS="1",
             SES_CONNECT_TIMEOUT_SECONDS="1",
             SES_READ_TIMEOUT_SECONDS="2",
         ) as make,

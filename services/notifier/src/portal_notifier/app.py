@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -38,7 +39,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     deliverer = Deliverer(settings, store, SesClient(settings), broker)
     register(broker, deliverer, store)
-    worker = RetryWorker(deliverer, settings.retry_poll_seconds)
+    worker = RetryWorker(
+        deliverer,
+        poll_seconds=settings.retry_poll_seconds,
+        recovery_seconds=settings.recovery_seconds,
+        retention=timedelta(hours=settings.delivery_retention_hours),
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:

@@ -1,11 +1,12 @@
 """One sign-in event → one email, also under redelivery, restarts and several replicas.
 
-Flow per event: `record` (insert keyed by event_id; a redelivery finds it) + a work-queue
-item → Kafka offset committed → `claim` (lease) → send through SES → `mark_sent` → dequeue.
-Attempts run as bounded concurrent tasks beside the consumer. Transient SES faults park the
-delivery (`due_at` with backoff) and the partition keeps flowing; the retry worker of any
-replica claims queued deliveries when due, including ones whose owner died mid-attempt
-(lease expired). Permanent faults are dead-lettered and reported as `notification.failed`.
+Flow per event: `record` (one insert keyed by event_id, born leased to this replica; a
+redelivery finds it) → Kafka offset committed → send through SES → `mark_sent`. Attempts run
+as bounded concurrent tasks beside the consumer. Transient SES faults park the delivery
+(`due_at` with backoff, plus a work-queue item) and the partition keeps flowing; the retry
+worker of any replica claims parked deliveries when due, and a slower recovery pass takes
+over deliveries whose owner died mid-attempt (lease expired). Permanent faults are
+dead-lettered and reported as `notification.failed`.
 
 The one window where a crash still duplicates: SES accepted the email and the process dies
 before `mark_sent` reaches MongoDB. The lease then expires and another attempt sends again.
@@ -97,69 +98,57 @@ class Deliverer:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def accept(self, event: Envelope[SigninRequested], source: SourceRecord) -> None:
-        """Make the event durable as a delivery, then start its first attempt.
+        """Make the event durable as a delivery leased to this replica, then start sending.
 
-        Returns (so the Kafka offset may be committed) once the delivery and its work-queue
-        item are in MongoDB: from then on the queue guarantees an attempt even if this
-        process dies, and the attempt itself runs beside the consumer, not in its way.
+        Returns (so the Kafka offset may be committed) once the delivery is in MongoDB: from
+        then on a lost attempt is found again by the recovery pass of any replica, and the
+        attempt itself runs beside the consumer, not in its way.
         """
-        event_id = str(event.event_id)
         payload = event.payload
         now = self.clock()
-        lease = timedelta(seconds=self.settings.lease_seconds)
-        known = await self.store.record(
-            {
-                "_id": event_id,
-                "state": DeliveryState.PENDING.value,
-                "tenant_id": event.tenant_id,
-                "bill_group_id": payload.bill_group_id,
-                "entity_id": payload.entity_id,
-                "email": payload.email,
-                "sealed": payload.sealed,
-                "locale": payload.locale,
-                "occurred_at": event.occurred_at,
-                "expires_at": payload.expires_at,
-                "attempts": 0,
-                "first_attempt_at": None,
-                "due_at": now,
-                "lease_until": None,
-                "created_at": now,
-                "source": {
-                    "topic": source.topic,
-                    "partition": source.partition,
-                    "offset": source.offset,
-                    "key": source.key,
-                    "body": source.body,
-                },
-            }
-        )
-        if known not in TERMINAL:
-            # Also for a redelivery of a non-final one: a crash between the insert above and
-            # this line would otherwise leave a delivery that nobody looks at again.
-            await self.store.ensure_queued(event_id, now + lease)
+        doc = {
+            "_id": str(event.event_id),
+            "state": DeliveryState.SENDING.value,
+            "lease_owner": self.owner,
+            "lease_until": now + timedelta(seconds=self.settings.lease_seconds),
+            "tenant_id": event.tenant_id,
+            "bill_group_id": payload.bill_group_id,
+            "entity_id": payload.entity_id,
+            "email": payload.email,
+            "sealed": payload.sealed,
+            "locale": payload.locale,
+            "occurred_at": event.occurred_at,
+            "expires_at": payload.expires_at,
+            "attempts": 0,
+            "first_attempt_at": None,
+            "due_at": now,
+            "created_at": now,
+            "source": {
+                "topic": source.topic,
+                "partition": source.partition,
+                "offset": source.offset,
+                "key": source.key,
+                "body": source.body,
+            },
+        }
+        known = await self.store.record(doc)
         if known is not None:
-            # Redelivered. Final: done. Otherwise an attempt is under way or parked, and
-            # the work queue brings it back if its owner died.
+            # Redelivered. Final: done. Otherwise an attempt is under way or parked, and the
+            # retry worker or the recovery pass brings it back if its owner died.
             metrics.DUPLICATES.inc()
             log.info(
                 "sign-in event already known",
                 extra={"event_id": event.event_id, "state": known.value},
             )
             return
-        delivery = await self.store.claim(event_id, self.owner, now, self.settings.lease_seconds)
-        if delivery is not None:
-            await self._start(delivery)
+        await self._start(Delivery.from_doc(doc))
 
     async def run_due(self) -> int:
-        """Start every queued delivery that is due; returns how many were started."""
+        """Start every parked delivery that is due; returns how many were started."""
         started = 0
         now = self.clock()
         for event_id in await self.store.due(now, limit=4 * self.settings.send_concurrency):
-            delivery = await self.store.claim(
-                event_id, self.owner, self.clock(), self.settings.lease_seconds
-            )
-            if delivery is not None:
-                await self._start(delivery)
+            if await self._claim_and_start(event_id):
                 started += 1
                 continue
             state, not_before = await self.store.peek(event_id)
@@ -170,6 +159,26 @@ class Deliverer:
                 # Someone holds a live lease, or the retry is not due yet: look again then.
                 await self.store.requeue(event_id, max(not_before or now, now))
         return started
+
+    async def recover(self) -> int:
+        """Take over deliveries whose owner died mid-attempt; returns how many."""
+        started = 0
+        now = self.clock()
+        for event_id in await self.store.abandoned(now, limit=4 * self.settings.send_concurrency):
+            if await self._claim_and_start(event_id):
+                started += 1
+        if started:
+            log.warning("took over abandoned deliveries", extra={"count": started})
+        return started
+
+    async def _claim_and_start(self, event_id: str) -> bool:
+        delivery = await self.store.claim(
+            event_id, self.owner, self.clock(), self.settings.lease_seconds
+        )
+        if delivery is None:
+            return False
+        await self._start(delivery)
+        return True
 
     async def _start(self, delivery: Delivery) -> None:
         """Run the attempt beside the caller; waits only when every slot is busy."""
@@ -248,7 +257,8 @@ class Deliverer:
             delivery.event_id, self.owner, message_id, sent_at, attempts
         ):
             log.warning("lease lost while sending; another replica may resend", extra=context)
-        await self.store.dequeue(delivery.event_id)
+        if delivery.attempts:
+            await self.store.dequeue(delivery.event_id)
         metrics.SENT.inc()
         metrics.DELIVERY_SECONDS.observe(max(0.0, (sent_at - delivery.occurred_at).total_seconds()))
         log.info(
@@ -355,7 +365,8 @@ class Deliverer:
             headers=headers_for(failed),
         )
         await self.store.finish(delivery.event_id, self.owner, state, error.reason, attempts)
-        await self.store.dequeue(delivery.event_id)
+        if delivery.attempts:
+            await self.store.dequeue(delivery.event_id)
         if state is DeliveryState.FAILED:
             metrics.FAILED.labels(error.reason).inc()
         log.warning(
@@ -390,21 +401,36 @@ class Deliverer:
 
 
 class RetryWorker:
-    """Background task of every replica: attempts parked deliveries once they are due."""
+    """Background task of every replica: starts parked deliveries once they are due, takes
+    over abandoned ones every `recovery_seconds`, and purges old deliveries hourly."""
 
     def __init__(
         self,
         deliverer: Deliverer,
+        *,
         poll_seconds: float,
+        recovery_seconds: float,
+        retention: timedelta,
     ) -> None:
         self.deliverer = deliverer
         self.poll_seconds = poll_seconds
+        self.recovery_seconds = recovery_seconds
+        self.retention = retention
         self._stopping = asyncio.Event()
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_recovery = loop.time()
+        next_purge = loop.time()
         while not self._stopping.is_set():
             try:
                 await self.deliverer.run_due()
+                if loop.time() >= next_recovery:
+                    next_recovery = loop.time() + self.recovery_seconds
+                    await self.deliverer.recover()
+                if loop.time() >= next_purge:
+                    next_purge = loop.time() + _PURGE_EVERY_SECONDS
+                    await self.deliverer.store.purge(self.deliverer.clock() - self.retention)
             except Exception:
                 # MongoDB or Kafka briefly away: the parked work stays parked, try again.
                 log.exception("retry pass failed")
@@ -413,3 +439,6 @@ class RetryWorker:
 
     def stop(self) -> None:
         self._stopping.set()
+
+
+_PURGE_EVERY_SECONDS = 3600.0

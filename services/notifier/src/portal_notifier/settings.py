@@ -45,6 +45,11 @@ class Settings(CommonSettings):
     # Longer than one SES call can take (connect + read timeouts below), so a live sender
     # never loses its claim to another replica mid-call.
     lease_seconds: float = Field(default=60.0, gt=0)
+    # How often each replica looks for deliveries whose owner died mid-attempt.
+    recovery_seconds: float = Field(default=15.0, gt=0)
+    # Delivery records are kept well beyond the signin topic's retention (one day), so any
+    # redelivery still finds its record.
+    delivery_retention_hours: float = Field(default=168.0, ge=48.0)
     ses_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     ses_read_timeout_seconds: float = Field(default=15.0, gt=0)
 

@@ -4,10 +4,11 @@ This is the only module that talks to MongoDB. Everything here is single-documen
 (no transactions: FerretDB v1 has none), which is all exactly-once delivery needs: the
 delivery document keyed by `event_id` is the claim, the lease and the outcome at once.
 
-`work_queue` holds one small item per delivery that is not final yet (`due_at` = when to
-look at it again). The retry worker polls only this collection, which stays tiny at steady
-state, instead of scanning every delivery ever made (FerretDB v1 scans for such queries).
-Every hot path reads and writes by `_id` for the same reason.
+A delivery is born claimed (state `sending`, leased to the replica that consumed it), so
+the happy path is two writes: the insert, and `sent`. Deliveries parked for a retry also get
+an item in `work_queue`, which the retry worker polls often; it stays tiny, whereas finding
+them among all deliveries is a scan on FerretDB v1. A slower recovery pass finds deliveries
+whose owner died mid-attempt (lease expired). Every hot path reads and writes by `_id`.
 """
 
 from __future__ import annotations
@@ -115,11 +116,16 @@ class NotifierStore:
 
     async def ensure_indexes(self) -> None:
         await self.work_queue.create_index([("due_at", ASCENDING)])
+        # The recovery pass and the purge; on MongoDB they keep those from scanning.
+        await self.deliveries.create_index([("state", ASCENDING), ("lease_until", ASCENDING)])
+        await self.deliveries.create_index([("state", ASCENDING), ("due_at", ASCENDING)])
+        await self.deliveries.create_index([("created_at", ASCENDING)])
 
     # --- delivery state -------------------------------------------------------------------
 
     async def record(self, doc: Document) -> DeliveryState | None:
-        """Remember a new event; None if it is new, else the state it already has."""
+        """Remember a new event (already claimed by its consumer: `doc` carries the lease);
+        None if it is new, else the state it already has."""
         try:
             await self.deliveries.insert_one(doc)
         except DuplicateKeyError:
@@ -153,13 +159,20 @@ class NotifierStore:
         )
         return Delivery.from_doc(doc) if doc else None
 
-    # --- work queue -----------------------------------------------------------------------
+    async def abandoned(self, now: datetime, limit: int) -> list[str]:
+        """Deliveries nobody is working on although they are not final: the owner died
+        mid-attempt (lease expired), or between parking and queueing a retry."""
+        docs = await self.deliveries.find(self._claimable(now), {"_id": 1}).limit(limit).to_list()
+        return [str(doc["_id"]) for doc in docs]
 
-    async def ensure_queued(self, event_id: str, due_at: datetime) -> None:
-        """Make sure someone looks at this delivery again by `due_at` at the latest."""
-        await self.work_queue.update_one(
-            {"_id": event_id}, {"$setOnInsert": {"due_at": due_at}}, upsert=True
+    async def purge(self, older_than: datetime) -> int:
+        """Forget deliveries long past any redelivery (the signin topic keeps one day)."""
+        result = await self.deliveries.delete_many(
+            {"created_at": {"$lt": older_than}, "state": {"$in": [s.value for s in TERMINAL]}}
         )
+        return result.deleted_count
+
+    # --- work queue (parked retries) ------------------------------------------------------
 
     async def requeue(self, event_id: str, due_at: datetime) -> None:
         await self.work_queue.update_one(
