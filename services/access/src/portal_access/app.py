@@ -41,6 +41,10 @@ async def _housekeeping(storage: Storage) -> None:
             log.exception("housekeeping failed")
 
 
+def _no_relay(collection: str, doc_id: Any) -> None:
+    """This replica does not relay; another replica's sweep publishes what it owes."""
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings()
     configure_logging("access", settings.log_level)
@@ -57,9 +61,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         client_id="access",
     )
     relay = Relay(storage.drain_outbox, publisher(broker, settings), settings.relay_poll_seconds)
-    service = AccessService(
-        storage, settings, relay.wake if settings.relay_enabled else (lambda: None)
-    )
+    service = AccessService(storage, settings, relay.wake if settings.relay_enabled else _no_relay)
     register(broker, settings, service)
 
     @contextlib.asynccontextmanager

@@ -14,7 +14,7 @@ from typing import Any
 
 from portal_access import domain
 from portal_access.errors import ApiError, RuleConflictError, not_found
-from portal_access.outbox import outbox_entry
+from portal_access.outbox import Wake, outbox_entry
 from portal_access.settings import Settings
 from portal_access.storage import Doc, Storage, rules_of
 from portal_contracts.billing import BillGroupState
@@ -71,7 +71,7 @@ def _rule_view(rule: Doc) -> Doc:
 
 class AccessService:
     def __init__(
-        self, storage: Storage, settings: Settings, wake: Callable[[], None], clock: Clock = utc_now
+        self, storage: Storage, settings: Settings, wake: Wake, clock: Clock = utc_now
     ) -> None:
         self.storage = storage
         self.settings = settings
@@ -151,7 +151,7 @@ class AccessService:
             changes, events, result = decided
             if await self.storage.commit_portal(portal, changes, events):
                 if events:
-                    self.wake()
+                    self.wake("portals", portal["_id"])
                 return {**portal, **changes}, result
         raise ApiError(409, "concurrent_update", "the portal changed meanwhile; try again")
 
@@ -472,7 +472,7 @@ class AccessService:
             )
         await self.storage.insert_challenge(challenge, token_hash)
         if rule is not None:
-            self.wake()
+            self.wake("challenges", challenge_id)
         log.info(
             "sign-in requested",
             extra={
@@ -551,7 +551,7 @@ class AccessService:
                 "has_outbox": True,
             }
         )
-        self.wake()
+        self.wake("sessions", domain.hash_secret(token))
         # A rule removal or contract end that raced this sign-in revokes after its state
         # change; checking again after the insert closes the gap from this side.
         try:

@@ -40,20 +40,31 @@ def outbox_entry(payload: BaseModel, *, tenant_id: str, bill_group_id: str) -> d
 
 
 Publish = Callable[[dict[str, Any]], Awaitable[None]]
-Drain = Callable[[Publish], Awaitable[int]]
+# (collection, document id): a document that this process just gave owed events.
+Hint = tuple[str, Any]
+Drain = Callable[[Publish, list[Hint] | None], Awaitable[int]]
+Wake = Callable[[str, Any], None]
 
 
 class Relay:
-    """Publishes owed events; woken at once by local writes, polls for everything else."""
+    """Publishes owed events.
 
-    def __init__(self, drain: Drain, publish: Publish, poll_seconds: float) -> None:
+    A local write hands the relay its document at once (`wake`), so the common path reads
+    that one document by `_id`. A sweep of every document with owed events runs every
+    `sweep_seconds`: it catches what a crashed process left behind and the writes of other
+    replicas whose relay is off.
+    """
+
+    def __init__(self, drain: Drain, publish: Publish, sweep_seconds: float) -> None:
         self._drain = drain
         self._publish = publish
-        self._poll = poll_seconds
+        self._sweep = sweep_seconds
+        self._hints: list[Hint] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    def wake(self) -> None:
+    def wake(self, collection: str, doc_id: Any) -> None:
+        self._hints.append((collection, doc_id))
         self._wake.set()
 
     def start(self) -> None:
@@ -68,13 +79,22 @@ class Relay:
         self._task = None
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_sweep = 0.0
         while True:
             self._wake.clear()
+            hints, self._hints = self._hints, []
+            sweep = loop.time() >= next_sweep
             try:
-                await self._drain(self._publish)
+                await self._drain(self._publish, None if sweep else hints)
+                if sweep:
+                    next_sweep = loop.time() + self._sweep
             except Exception:
-                # Kafka or MongoDB away: the entries stay owed and the next pass retries.
+                # Kafka or MongoDB away: the entries stay owed and the next sweep retries.
                 RELAY_ERRORS.inc()
                 log.exception("outbox relay pass failed; retrying")
+                next_sweep = 0.0
+                await asyncio.sleep(min(1.0, self._sweep))
+            timeout = max(0.0, next_sweep - loop.time())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll)
+                await asyncio.wait_for(self._wake.wait(), timeout)

@@ -31,10 +31,10 @@ class Settings(CommonSettings):
     signin_limit_per_portal: int = Field(default=300, ge=1)
     signin_window_portal_seconds: int = Field(default=60, ge=1)
 
-    # The relay is woken by local writes; polling catches writes of other replicas and
-    # anything left behind by a crash.
+    # The relay publishes a local write's events at once; a sweep every RELAY_POLL_SECONDS
+    # catches what a crash left behind and the writes of replicas with RELAY_ENABLED=false.
     relay_enabled: bool = True
-    relay_poll_seconds: float = Field(default=0.5, gt=0)
+    relay_poll_seconds: float = Field(default=2.0, gt=0)
 
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> Settings:

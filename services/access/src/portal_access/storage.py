@@ -37,7 +37,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from portal_access.domain import Rule
-from portal_access.outbox import Publish
+from portal_access.outbox import Hint, Publish
 from portal_contracts.portal import RuleKind
 
 Doc = dict[str, Any]
@@ -46,6 +46,7 @@ OUTBOX_COLLECTIONS = ("portals", "challenges", "sessions")
 # Used and expired documents stay this long after they stop mattering (FerretDB v1 has no TTL
 # indexes, so housekeeping deletes them).
 RETENTION = timedelta(days=1)
+_OUTBOX_FIELDS = {"outbox": 1, "has_outbox": 1}
 
 
 @dataclass(frozen=True)
@@ -334,28 +335,40 @@ class Storage:
 
     # --- outbox and housekeeping -------------------------------------------------------
 
-    async def drain_outbox(self, publish: Publish) -> int:
-        """Publish every owed event, oldest first per document, then remove it."""
+    async def drain_outbox(self, publish: Publish, only: list[Hint] | None = None) -> int:
+        """Publish owed events, oldest first per document, then remove them.
+
+        `only` names the documents to look at (by `_id`); None sweeps every collection.
+        """
         published = 0
-        for name in OUTBOX_COLLECTIONS:
-            collection: AsyncCollection[Doc] = self.portals.database[name]
-            cursor = collection.find({"has_outbox": True}, {"outbox": 1}).limit(500)
-            async for doc in cursor:
-                for entry in doc.get("outbox", []):
-                    await publish(entry)
-                    async with self._locks[name]:
-                        # FerretDB v1 pulls only an exactly equal element: pass back what was
-                        # read.
-                        await collection.update_one(
-                            {"_id": doc["_id"]}, {"$pull": {"outbox": entry}}
-                        )
-                    published += 1
-                async with self._locks[name]:
-                    await collection.update_one(
-                        {"_id": doc["_id"], "outbox": {"$size": 0}},
-                        {"$set": {"has_outbox": False}},
-                    )
+        if only is None:
+            for name in OUTBOX_COLLECTIONS:
+                collection = self.portals.database[name]
+                cursor = collection.find({"has_outbox": True}, _OUTBOX_FIELDS).limit(500)
+                async for doc in cursor:
+                    published += await self._relay_doc(name, doc, publish)
+            return published
+        for name, doc_id in dict.fromkeys(only):
+            hinted = await self.portals.database[name].find_one({"_id": doc_id}, _OUTBOX_FIELDS)
+            if hinted is not None:
+                published += await self._relay_doc(name, hinted, publish)
         return published
+
+    async def _relay_doc(self, name: str, doc: Doc, publish: Publish) -> int:
+        collection: AsyncCollection[Doc] = self.portals.database[name]
+        entries = doc.get("outbox", [])
+        for entry in entries:
+            await publish(entry)
+            async with self._locks[name]:
+                # FerretDB v1 pulls only an exactly equal element: pass back what was read.
+                await collection.update_one({"_id": doc["_id"]}, {"$pull": {"outbox": entry}})
+        if doc.get("has_outbox"):
+            async with self._locks[name]:
+                await collection.update_one(
+                    {"_id": doc["_id"], "outbox": {"$size": 0}},
+                    {"$set": {"has_outbox": False}},
+                )
+        return len(entries)
 
     async def purge(self, now: datetime) -> int:
         removed = 0
