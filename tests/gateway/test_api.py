@@ -198,3 +198,29 @@ def test_ops_endpoints(portal: DevPortal, customer: httpx.Client) -> None:
     assert 'litestar_request_duration_seconds_bucket{app_name="portal_gateway"' in metrics
     assert 'path="/api/portal/v1/changes/{change_id}"' in metrics
     assert "chg_" not in metrics
+
+
+def test_revoked_session_is_sent_back_to_sign_in_with_a_message(portal: DevPortal) -> None:
+    bg = active_bill_group(portal, 3)
+    address = f"revoked-{uuid.uuid4().hex[:8]}@{bg['customer_domain']}"
+    aws = portal.ready["endpoints"]["AWS_ENDPOINT_URL"]
+    client = sign_in(portal.ready["gateway_url"], bg["portal_url"], address, aws)
+    try:
+        assert client.get("/portal").status_code == 200
+        revoked = httpx.delete(
+            f"{portal.ready['gateway_url']}/api/admin/v1/bill-groups/"
+            f"{bg['bill_group_id']}/portal/sessions",
+            headers={"Authorization": f"Bearer {portal.ready['admin_api_key']}"},
+            timeout=30,
+        )
+        assert revoked.status_code == 200, revoked.text
+        answer = client.get("/portal")
+        assert answer.status_code == 303
+        location = answer.headers["location"]
+        assert location == f"{urlsplit(bg['portal_url']).path}?reason=expired"
+        page = client.get(location)
+        api = client.get("/api/portal/v1/overview")
+    finally:
+        client.close()
+    assert "Your session has ended" in page.text
+    assert api.status_code == 401
