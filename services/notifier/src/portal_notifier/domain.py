@@ -122,7 +122,7 @@ class RetryPolicy:
 
 
 def backoff_seconds(policy: RetryPolicy, attempt: int, jitter: float) -> float:
-    """Delay before attempt `attempt + 1`, "full jitter" style.
+    """Delay before attempt `attempt + 1`, "equal jitter" style.
 
     `jitter` is a uniform random number in [0, 1): replicas retrying the same throttled
     account then spread out instead of hitting SES in lock-step. The delay grows
