@@ -19,6 +19,7 @@ from litestar.plugins.prometheus import PrometheusConfig
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
+from litestar.types import Scope
 
 from portal_contracts.service import ops_routes
 from portal_gateway.changes import ChangePublisher, PublishError
@@ -115,6 +116,24 @@ def _html_http_error(request: R, exc: HTTPException) -> Response[Any]:
             {"error": "http_error", "message": str(exc.detail)}, status_code=exc.status_code
         )
     return _error(request, exc.status_code, "http_error", message)
+
+
+_EXPECTED = (
+    HTTPException,
+    NotSignedInError,
+    ReadOnlySessionError,
+    NotFoundError,
+    FormInvalidError,
+    PublishError,
+    UpstreamError,
+)
+
+
+async def _log_unexpected(exc: Exception, scope: Scope) -> None:
+    # Litestar's own logging is off (JSON logs come from configure_logging): 500s are
+    # recorded here, with the route but never the query string or body.
+    if not isinstance(exc, _EXPECTED):
+        log.error("unhandled error", exc_info=exc, extra={"route": scope.get("path", "")})
 
 
 @get("/", include_in_schema=False)
@@ -217,6 +236,7 @@ def create_app(settings: Settings | None = None, vault: PaymentVault | None = No
         middleware=[security_headers_middleware(settings.environment), prometheus.middleware],
         # Logs are configured once by the CLI (JSON lines), not by Litestar.
         logging_config=None,
+        after_exception=[_log_unexpected],
         debug=False,
     )
     return app

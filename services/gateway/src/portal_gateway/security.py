@@ -92,7 +92,7 @@ def session_cookies(session: Session, portal_key: str, secure: bool) -> list[Coo
     ]
 
 
-def clear_session_cookie(response: Response[object], secure: bool) -> None:
+def clear_session_cookie(response: Response[Any], secure: bool) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 

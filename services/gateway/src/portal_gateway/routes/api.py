@@ -172,5 +172,5 @@ class PortalApi(Controller):
     ) -> Response[None]:
         await gateway.access.signout(session.session_token)
         response: Response[None] = Response(None, status_code=204)
-        clear_session_cookie(response, gateway.settings.cookie_secure)  # type: ignore[arg-type]
+        clear_session_cookie(response, gateway.settings.cookie_secure)
         return response

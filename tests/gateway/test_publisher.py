@@ -1,0 +1,38 @@
+"""A change Kafka does not acknowledge is an error for the caller, never a silent loss."""
+
+import asyncio
+import socket
+
+import pytest
+
+from portal_contracts.billing import BillingProfile
+from portal_contracts.portal import BillingProfileChangeRequested
+from portal_gateway.changes import ChangePublisher, PublishError, new_change_id
+from portal_gateway.clients import Session
+from portal_gateway.settings import Settings
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_unreachable_kafka_raises_publish_error() -> None:
+    publisher = ChangePublisher(Settings(kafka_bootstrap=f"127.0.0.1:{closed_port()}"))
+    session = Session("tok", "t1", "bg1", "jane@acme.com", False, "2099-01-01T00:00:00Z")
+    change = BillingProfileChangeRequested(
+        change_id=new_change_id(),
+        bill_group_id="bg1",
+        actor_email=session.email,
+        billing_profile=BillingProfile(po_number="PO-1"),
+    )
+
+    async def publish() -> None:
+        try:
+            await publisher.publish(session, change)
+        finally:
+            await publisher.stop()
+
+    with pytest.raises(PublishError):
+        asyncio.run(publish())
