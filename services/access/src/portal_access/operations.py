@@ -6,6 +6,7 @@ same single-document write (see `outbox.py`) and then wakes the relay.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -399,12 +400,25 @@ class AccessService:
             ("ip", client_ip, s.signin_limit_per_ip, s.signin_window_ip_seconds),
             ("portal", portal["_id"], s.signin_limit_per_portal, s.signin_window_portal_seconds),
         )
-        retry_after = 0
-        for scope, key, limit, seconds in limits:
-            window = domain.rate_window(now, seconds)
-            count = await self.storage.hit(f"signin|{scope}|{key}|{window.key}", window.resets_at)
-            if count > limit:
-                retry_after = max(retry_after, domain.retry_after_seconds(now, window.resets_at))
+        windows = [
+            (domain.rate_window(now, seconds), scope, key, limit)
+            for scope, key, limit, seconds in limits
+        ]
+        # Three independent counters: one round trip's latency instead of three.
+        counts = await asyncio.gather(
+            *(
+                self.storage.hit(f"signin|{scope}|{key}|{window.key}", window.resets_at)
+                for window, scope, key, _ in windows
+            )
+        )
+        retry_after = max(
+            (
+                domain.retry_after_seconds(now, window.resets_at)
+                for (window, _, _, limit), count in zip(windows, counts, strict=True)
+                if count > limit
+            ),
+            default=0,
+        )
         if retry_after:
             log.info("sign-in rate limited", extra={"bill_group_id": portal["_id"]})
             raise ApiError(
