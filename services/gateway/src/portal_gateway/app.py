@@ -50,7 +50,7 @@ from portal_gateway.web import page
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
-OPENAPI_PATH = "/api/portal/v1/docs"  # openapi.json, openapi.yaml and a viewer below it
+OPENAPI_PATH = "/api/portal/v1/docs"  # serves openapi.json and openapi.yaml
 R = Request[Any, Any, Any]
 
 
