@@ -223,7 +223,11 @@ def test_every_setting_comes_from_a_configmap_or_a_secret(
     names, optional, source = setting_names(service)
     env = env_sources(deployment_container(docs, service.name))
     missing = sorted(names - optional - set(env))
-    assert not missing, f"{service.name} settings ({source}) without an env entry: {missing}"
+    assert not missing, (
+        f"{service.name} settings ({source}) without an env entry: {missing}; add each to "
+        f"deploy/k8s/base/{service.name}/config.env (or a Secret) and to the env list of "
+        f"deploy/k8s/base/{service.name}/deployment.yaml"
+    )
     configmaps = {cm["metadata"]["name"]: cm["data"] for cm in objects(docs, "ConfigMap")}
     for name, entry in env.items():
         assert "value" not in entry, f"{name}: literal values belong in the ConfigMap"
