@@ -301,6 +301,19 @@ async def test_preview_and_staff_session_control(
     assert ("preview.opened", "ops@platform.example") in actions
     assert ("sessions.revoked", "api-key:ci") in actions
 
+    # Access that ends between request and verify: the link no longer opens a session.
+    key = access.portal_key((await access.client.get(base, headers=access.admin)).json())
+    pending = (await access.request_signin(key, "late@customer.example")).json()["pending_id"]
+    events = await _signin_events(stack, isolation, at_least=1)
+    sealed = next(e for e in events if e.payload.challenge_id == pending).payload.sealed
+    token = unseal(sealed, access.settings.seal_keys).link.rsplit("/", 1)[1]
+    off = await access.client.put(base, json={"enabled": False}, headers=access.admin)
+    assert off.json()["reason"] == "portal_disabled"
+    ended = await _verify(access, token=token)
+    assert (ended.status_code, ended.json()["error"]) == (410, "access_ended")
+    listed = (await access.client.get(base + "/sessions", headers=access.admin)).json()["items"]
+    assert listed == []
+
     # Internal endpoints refuse anything but the internal token.
     refused = await access.client.post(
         "/internal/v1/preview/redeem", json=redeem, headers=access.admin

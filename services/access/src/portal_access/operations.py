@@ -599,7 +599,9 @@ class AccessService:
         if ok and portal is not None:
             ok = any(r.rule_id == challenge["rule_id"] for r in rules_of(portal))
         if not ok:
-            raise ApiError(403, "access_ended", "this portal is no longer open to this address")
+            # 410 like an expired link: the gateway shows "request a new one", which then
+            # answers the same way as for any address without access.
+            raise ApiError(410, "access_ended", "this portal is no longer open to this address")
 
     async def redeem_preview(self, preview_token: str) -> Doc:
         now = self.now()
