@@ -20,6 +20,7 @@ from portal_access.operations import AccessService
 from portal_access.outbox import Relay
 from portal_access.routes import AdminPortal, Internal, api_error, validation_error
 from portal_access.settings import Settings
+from portal_access.staff_api import StaffLinks
 from portal_access.storage import Storage
 from portal_contracts.envelope import utc_now
 from portal_contracts.observability import configure_logging
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             AdminPortal,
             Internal,
+            StaffLinks,
             *ops_routes({"mongodb": mongo_check(mongo), "kafka": kafka_check(broker)}),
         ],
         lifespan=[lifespan],

@@ -1,4 +1,5 @@
-"""`portal-access run` serves the app; `api-key create|revoke|list` manage admin API keys."""
+"""`portal-access run` serves the app; `api-key create|revoke|list` manage admin API keys;
+`staff-secret create` and `staff-link` are the staff console's (issue 9, see staff_cli.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from portal_access import auth
+from portal_access import auth, staff_cli
 from portal_access.settings import Settings
 from portal_access.storage import Storage
 from portal_contracts.service import serve
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     revoke.add_argument("key_id")
     listing = actions.add_parser("list", help="list a tenant's keys (never the keys themselves)")
     listing.add_argument("--tenant", required=True)
+    staff_cli.add_commands(commands)
     args = parser.parse_args(argv)
     settings = Settings()
     if args.command == "run":
@@ -73,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
 
         serve(create_app(settings), settings.http_host, settings.http_port)
         return 0
+    if args.command in staff_cli.COMMANDS:
+        return staff_cli.run(args, settings)
     return _api_key(args, settings)
 
 
