@@ -30,7 +30,12 @@ from .conftest import K8S, OVERLAYS, SERVICES, ServiceInfo
 # kubernetes-validate knows.
 KUBERNETES_VERSIONS = ("1.30", kubernetes_validate.latest_version())
 SCHEMAS = K8S / "schemas"
-CUSTOM_KINDS = {("kafka.strimzi.io/v1", "KafkaTopic"), ("kafka.strimzi.io/v1", "KafkaUser")}
+CUSTOM_KINDS = {
+    ("kafka.strimzi.io/v1", "KafkaTopic"),
+    ("kafka.strimzi.io/v1", "KafkaUser"),
+    ("monitoring.coreos.com/v1", "PodMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
+}
 
 # What a service reads, until its Settings class exists (docs/CONVENTIONS.md and the
 # environment `portal-dev` gives each service). Once `<module>.settings.Settings` imports,
@@ -100,16 +105,13 @@ def all_containers(
 def test_every_object_validates_strictly(
     rendered: dict[str, list[dict[str, Any]]], overlay: str
 ) -> None:
-    custom = {
-        kind: json.loads((SCHEMAS / f"{kind.lower()}-kafka-v1.json").read_text())
-        for _, kind in CUSTOM_KINDS
-    }
+    custom = {key: custom_schema(*key) for key in CUSTOM_KINDS}
     docs = rendered[overlay]
     assert docs
     for doc in docs:
         where = f"{overlay}: {doc['kind']}/{doc['metadata']['name']}"
         if (doc["apiVersion"], doc["kind"]) in CUSTOM_KINDS:
-            jsonschema.Draft202012Validator(custom[doc["kind"]]).validate(doc)
+            jsonschema.Draft202012Validator(custom[doc["apiVersion"], doc["kind"]]).validate(doc)
             continue
         try:
             for version in KUBERNETES_VERSIONS:
@@ -121,8 +123,15 @@ def test_every_object_validates_strictly(
             pytest.fail(f"{where} (Kubernetes {exc.version}): {path}: {exc.message}")
 
 
+def custom_schema(api_version: str, kind: str) -> dict[str, Any]:
+    group, version = api_version.split("/")
+    path = SCHEMAS / f"{kind.lower()}-{group.split('.')[0]}-{version}.json"
+    schema: dict[str, Any] = json.loads(path.read_text())
+    return schema
+
+
 def test_a_strimzi_schema_rejects_an_unknown_field() -> None:
-    schema = json.loads((SCHEMAS / "kafkatopic-kafka-v1.json").read_text())
+    schema = custom_schema("kafka.strimzi.io/v1", "KafkaTopic")
     topic = {
         "apiVersion": "kafka.strimzi.io/v1",
         "kind": "KafkaTopic",
@@ -453,3 +462,53 @@ def test_prod_gives_the_notifier_ses_through_workload_identity(
     env = env_sources(deployment_container(rendered["prod"], "notifier"))
     assert "AWS_ACCESS_KEY_ID" not in env
     assert "AWS_SECRET_ACCESS_KEY" not in env
+
+
+# -- Monitoring ------------------------------------------------------------------------------
+
+
+def our_metric_names() -> set[str]:
+    """Every metric the services register (importing their metric modules registers them)."""
+    from prometheus_client import REGISTRY
+
+    for module in (
+        "portal_contracts.service",
+        "portal_access.handlers",
+        "portal_access.outbox",
+        "billing_view.metrics",
+        "portal_notifier.metrics",
+    ):
+        importlib.import_module(module)
+    # Sample names (`x_total`, `x_bucket`, ...) of every registered collector.
+    return set(REGISTRY._names_to_collectors)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_alerts_use_metrics_the_services_export(
+    rendered: dict[str, list[dict[str, Any]]], overlay: str
+) -> None:
+    (rule,) = objects(rendered[overlay], "PrometheusRule")
+    exported = our_metric_names()
+    ours = re.compile(r"\b((?:portal|access|billing_view)_[a-z_]+)\b")
+    alerts = [r for group in rule["spec"]["groups"] for r in group["rules"]]
+    # Label values ("portal_gateway") are not metric names.
+    bare = [re.sub(r'"[^"]*"', '""', alert["expr"]) for alert in alerts]
+    used = {name for expr in bare for name in ours.findall(expr)}
+    assert used, "the alerts watch the services' own metrics"
+    assert used <= exported, f"alerts on metrics nobody exports: {sorted(used - exported)}"
+    # The README's four: consumer lag, dead-letter rate, SES failures, 5xx rate.
+    expressions = " ".join(alert["expr"] for alert in alerts)
+    for needle in (
+        "kafka_consumergroup_lag",
+        "portal_dead_lettered_total",
+        "portal_notifier_emails_failed_total",
+        'status_code=~"5.."',
+    ):
+        assert needle in expressions
+    (monitor,) = objects(rendered[overlay], "PodMonitor")
+    assert monitor["spec"]["podMetricsEndpoints"][0]["path"] == "/metrics"
+    for service in SERVICES.values():
+        labels = by_name(rendered[overlay], "Deployment", service.name)["spec"]["template"]
+        pod_labels = labels["metadata"]["labels"]
+        selector = monitor["spec"]["selector"]["matchLabels"]
+        assert all(pod_labels.get(k) == v for k, v in selector.items()), service.name
