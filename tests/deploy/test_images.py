@@ -118,6 +118,8 @@ def test_image_shape(name: str) -> None:
     for args in final.all("RUN"):
         for tool in ("pip ", "uv ", "apt-get", "apk ", "gcc", "make"):
             assert tool not in args, f"no build tools in the final stage: {args}"
+    # Only the built virtualenv crosses over from the builder; sources and uv stay behind.
+    assert final.all("COPY") == ["--from=builder /app/.venv /app/.venv"]
     (user,) = final.all("USER")
     uid = user.split(":")[0]
     assert uid.isdigit(), "numeric UID so runAsNonRoot can be verified by the kubelet"
