@@ -8,7 +8,13 @@ from typing import Any
 from litestar import Request
 from litestar.response import Template
 
-from portal_gateway.domain.money import format_day, format_money, negotiate_locale
+from portal_gateway.domain.activity import changed_fields
+from portal_gateway.domain.money import (
+    format_day,
+    format_moment,
+    format_money,
+    negotiate_locale,
+)
 from portal_gateway.settings import Settings
 
 
@@ -23,6 +29,13 @@ class Fmt:
 
     def day(self, value: Any) -> str:
         return format_day(value, self.locale)
+
+    def moment(self, value: Any) -> str:
+        return format_moment(value, self.locale)
+
+    @staticmethod
+    def changes(before: Any, after: Any) -> list[tuple[str, str, str]]:
+        return changed_fields(before, after)
 
     @staticmethod
     def label(value: Any) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, get_currency_precision
 
 SUPPORTED_LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "nl_NL", "es_ES", "it_IT", "sv_SE")
@@ -26,6 +26,18 @@ def format_day(value: date | str | None, locale: str) -> str:
         return "—"
     day = date.fromisoformat(value[:10]) if isinstance(value, str) else value
     return format_date(day, format="medium", locale=locale)
+
+
+def format_moment(value: datetime | str | None, locale: str) -> str:
+    """A timestamp in UTC (the portal does not know the customer's time zone)."""
+    if value is None or value == "":
+        return "—"
+    moment = (
+        datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
+    )
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return f"{format_datetime(moment, format='medium', tzinfo=UTC, locale=locale)} UTC"
 
 
 def negotiate_locale(accept_language: str | None, default: str) -> str:
