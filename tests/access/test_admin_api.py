@@ -10,7 +10,7 @@ import pytest
 from portal_contracts.codec import decode
 from portal_contracts.topics import Topic
 from portal_localstack.testing import Isolation, StackHandle
-from tests.access.conftest import INTERNAL, Access, Feed, read_topic
+from tests.access.conftest import INTERNAL, Access, Feed, eventually, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -31,11 +31,15 @@ async def test_rules_events_isolation_and_audit(
     assert (await access.client.get(base)).status_code == 401
     wrong = {"Authorization": "Bearer pak_nope"}
     assert (await access.client.get(base, headers=wrong)).status_code == 401
-    await access.wait_for_bill_group("bg_1")
+    staff = {**INTERNAL, "X-Tenant-Id": "other-tenant", "X-Actor": "ops@platform.example"}
+
+    async def other_projected() -> bool:
+        reply = await access.client.get(access.portal("bg_other"), headers=staff)
+        return reply.status_code == 200
+
+    await eventually(other_projected)
     other = await access.client.get(access.portal("bg_other"), headers=access.admin)
     assert other.status_code == 404
-    staff = {**INTERNAL, "X-Tenant-Id": "other-tenant", "X-Actor": "ops@platform.example"}
-    assert (await access.client.get(access.portal("bg_other"), headers=staff)).status_code == 200
     assert (await access.client.get(base, headers=staff)).status_code == 404
 
     reply = await access.client.put(base, json={"enabled": True}, headers=access.admin)
