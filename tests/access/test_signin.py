@@ -183,7 +183,7 @@ async def test_signin_sessions_and_no_plaintext_secret_anywhere(
     assert (await _validate(access, "nope")).json()["error"] == "unknown"
 
     completed = [
-        e for e in await _signin_events(stack, isolation, 9) if e.type == "signin.completed"
+        e for e in await _signin_events(stack, isolation, 7) if e.type == "signin.completed"
     ]
     assert {(e.payload.email, e.payload.method) for e in completed} == {
         ("jane@customer.example", "link"),
