@@ -17,6 +17,7 @@ from tests.support.portal import (
     csrf_field,
     request_link,
     sign_in,
+    wait_for_code,
     wait_for_verify_link,
 )
 from tests.support.services import DevPortal
@@ -224,3 +225,58 @@ def test_revoked_session_is_sent_back_to_sign_in_with_a_message(portal: DevPorta
         client.close()
     assert "Your session has ended" in page.text
     assert api.status_code == 401
+
+
+def test_sign_in_with_the_one_time_code(portal: DevPortal, bill_group: dict[str, Any]) -> None:
+    address = f"code-{uuid.uuid4().hex[:8]}@{bill_group['customer_domain']}"
+    aws = portal.ready["endpoints"]["AWS_ENDPOINT_URL"]
+    path = urlsplit(bill_group["portal_url"]).path
+    with httpx.Client(base_url=portal.ready["gateway_url"], timeout=30) as client:
+        check = request_link(client, bill_group["portal_url"], address)
+        pending = re.search(r'name="pending_id" value="([^"]+)"', check.text)
+        assert pending
+        code = wait_for_code(aws, address)
+        wrong = "000000" if code != "000000" else "111111"
+        refused = client.post(
+            f"{path}/code",
+            data={
+                "_csrf_token": csrf_field(check.text),
+                "pending_id": pending.group(1),
+                "code": wrong,
+            },
+        )
+        assert refused.status_code == 400
+        assert "That code is not right" in refused.text
+        assert 'aria-invalid="true"' in refused.text
+        done = client.post(
+            f"{path}/code",
+            data={
+                "_csrf_token": csrf_field(refused.text),
+                "pending_id": pending.group(1),
+                "code": code,
+            },
+        )
+        assert done.status_code == 303
+        assert done.headers["location"] == "/portal"
+        assert client.get("/api/portal/v1/session").json()["email"] == address
+
+
+def test_add_bank_account_through_the_api(customer: httpx.Client) -> None:
+    answer = customer.post(
+        "/api/portal/v1/payment-methods",
+        json={
+            "type": "bank_account",
+            "routing_number": "011000015",
+            "account_number": "000123459876",
+            "holder_name": "API Test",
+            "bank_name": "First Test Bank",
+        },
+        headers=api_headers(customer),
+    )
+    assert answer.status_code == 202, answer.text
+    assert settled(customer, answer.json()["change_id"])["status"] == "accepted"
+    methods = customer.get("/api/portal/v1/payment-methods").json()["items"]
+    added = [m for m in methods if m["brand"] == "First Test Bank"]
+    assert [(m["type"], m["last4"]) for m in added] == [("bank_account", "9876")]
+    # Only the vault's token, brand, last4 (and expiry) left the gateway.
+    assert "000123459876" not in answer.text

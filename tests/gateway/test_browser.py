@@ -145,11 +145,23 @@ def test_customer_journey(browser: Browser, portal: DevPortal) -> None:
     page.goto(f"{base}/portal")
     expect(page.locator(".details")).to_contain_text("Mastercard •••• 4444")
 
+    # Edit the shipping contact.
+    page.goto(f"{base}/portal/contacts/shipping/edit")
+    page.get_by_label("Name").fill("Dock 7 Receiving")
+    page.get_by_label("Phone").fill("+49 30 7654321")
+    page.get_by_label("Street address").fill("7 Harbour Road")
+    page.get_by_label("City").fill("Hamburg")
+    page.get_by_label("Country code").fill("DE")
+    shots.capture("contact-edit")
+    page.get_by_role("button", name="Save contact").click()
+    wait_confirmed(page)
+    page.goto(f"{base}/portal/contacts")
+    expect(page.locator("section", has_text="Shipping contact")).to_contain_text("Dock 7 Receiving")
+    shots.capture("contacts")
+
     # The other pages.
     for name, path in (
         ("subscriptions", "/portal/subscriptions"),
-        ("contacts", "/portal/contacts"),
-        ("contact-edit", "/portal/contacts/billing/edit"),
         ("activity", "/portal/activity"),
     ):
         page.goto(base + path)

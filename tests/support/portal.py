@@ -53,6 +53,21 @@ def wait_for_verify_link(aws_endpoint: str, address: str, timeout: float = 60) -
     raise AssertionError(f"no sign-in email for {address} within {timeout}s")
 
 
+_CODE = re.compile(r"one-time code[^:]*:\s*([0-9A-Za-z-]+)")
+
+
+def wait_for_code(aws_endpoint: str, address: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in reversed(sent_emails(aws_endpoint)):
+            if address in _recipients(message):
+                match = _CODE.search(_text_of(message))
+                if match:
+                    return match.group(1)
+        time.sleep(0.3)
+    raise AssertionError(f"no sign-in code for {address} within {timeout}s")
+
+
 def count_emails_to(aws_endpoint: str, address: str) -> int:
     return sum(1 for m in sent_emails(aws_endpoint) if address in _recipients(m))
 
