@@ -7,12 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from portal_notifier.domain import (
+    TERMINAL,
     BillGroupView,
+    DeliveryState,
     EntityView,
     Failure,
     RetryPolicy,
     backoff_seconds,
     choose_sender,
+    claimable,
     classify_ses_error,
     give_up_at,
     lifetime_minutes,
@@ -172,3 +175,22 @@ def test_lifetime_minutes(seconds: int, minutes: int) -> None:
 @given(st.emails())
 def test_normalized_email_is_case_and_space_insensitive(address: str) -> None:
     assert normalize_email(f"  {address.upper()} ") == normalize_email(address)
+
+
+@given(
+    state=st.sampled_from(list(DeliveryState)),
+    due=st.none() | st.integers(-100, 100),
+    lease=st.none() | st.integers(-100, 100),
+)
+def test_claimable_only_when_due_or_abandoned_never_when_final(
+    state: DeliveryState, due: int | None, lease: int | None
+) -> None:
+    due_at = None if due is None else T0 + timedelta(seconds=due)
+    lease_until = None if lease is None else T0 + timedelta(seconds=lease)
+    result = claimable(state, due_at=due_at, lease_until=lease_until, now=T0)
+    if state in TERMINAL:
+        assert not result
+    elif state is DeliveryState.PENDING:
+        assert result == (due_at is None or due_at <= T0)
+    else:
+        assert result == (lease_until is not None and lease_until < T0)

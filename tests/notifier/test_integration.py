@@ -262,3 +262,26 @@ async def test_suppressed_address_is_not_emailed_and_the_cli_manages_the_list(
     capsys.readouterr()
     assert await asyncio.to_thread(cli.main, ["suppression", "list"]) == 0
     assert bounced.lower() not in capsys.readouterr().out
+
+
+async def test_retries_are_bounded_then_reported(
+    stack: StackHandle,
+    isolation: Isolation,
+    topics: list[str],
+    mongo: Mongo,
+    fault_proxy: Callable[..., tuple[FaultProxy, str]],
+) -> None:
+    recipient = f"{isolation.token}@globex.example"
+    proxy, endpoint = fault_proxy(1000)
+    settings = notifier_settings(
+        stack, isolation, aws_endpoint_url=endpoint, retry_base_seconds=0.1, retry_max_attempts=3
+    )
+    signin = signin_event(recipient)
+    async with running_notifier(settings), producer(stack) as broker:
+        await publish(broker, isolation, Topic.PORTAL_SIGNIN, signin.event)
+        [report] = await read_topic(stack, isolation.topic_prefix + Topic.PORTAL_NOTIFICATIONS, 1)
+        stored = await _delivery(mongo, isolation, str(signin.event.event_id))
+    assert decode(report.value).payload.reason == "retries_exhausted"
+    assert (stored["state"], stored["attempts"]) == ("failed", 3)
+    assert proxy.injected == 3
+    assert emails_to(stack, recipient) == []

@@ -38,6 +38,8 @@ from portal_contracts.topics import ConsumerGroup, Topic, dead_letter_topic
 from portal_notifier import metrics
 from portal_notifier.clients import SesClient, SesError
 from portal_notifier.domain import (
+    TERMINAL,
+    DeliveryState,
     Failure,
     choose_sender,
     lifetime_minutes,
@@ -46,7 +48,7 @@ from portal_notifier.domain import (
 )
 from portal_notifier.rendering import build_mime, render_signin
 from portal_notifier.settings import Settings
-from portal_notifier.storage import TERMINAL, Delivery, DeliveryState, NotifierStore, SourceRecord
+from portal_notifier.storage import Delivery, NotifierStore, SourceRecord
 
 log = logging.getLogger(__name__)
 

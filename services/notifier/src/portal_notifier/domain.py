@@ -169,3 +169,26 @@ def lifetime_minutes(occurred_at: datetime, expires_at: datetime) -> int:
     """What the email promises ("valid for 15 minutes"), rounded and never below one."""
     seconds = (expires_at - occurred_at).total_seconds()
     return max(1, round(seconds / 60))
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"  # waiting for its (first or next) attempt at `due_at`
+    SENDING = "sending"  # claimed by `lease_owner` until `lease_until`
+    SENT = "sent"  # SES accepted it: never send again
+    FAILED = "failed"  # permanent failure, reported
+    SUPPRESSED = "suppressed"  # recipient on the suppression list, reported
+
+
+TERMINAL = frozenset({DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.SUPPRESSED})
+
+
+def claimable(
+    state: DeliveryState, *, due_at: datetime | None, lease_until: datetime | None, now: datetime
+) -> bool:
+    """May a replica take this delivery now? A parked one once due; one being sent only
+    when its owner's lease ran out (the owner died mid-attempt); a final one never."""
+    if state is DeliveryState.PENDING:
+        return due_at is None or due_at <= now
+    if state is DeliveryState.SENDING:
+        return lease_until is not None and lease_until < now
+    return False

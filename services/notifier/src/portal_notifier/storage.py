@@ -16,27 +16,22 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
-from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
+from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from portal_notifier.domain import BillGroupView, EntityView, normalize_email
+from portal_notifier.domain import (
+    TERMINAL,
+    BillGroupView,
+    DeliveryState,
+    EntityView,
+    claimable,
+    normalize_email,
+)
 
 Document = dict[str, Any]
-
-
-class DeliveryState(StrEnum):
-    PENDING = "pending"  # waiting for its (first or next) attempt at `due_at`
-    SENDING = "sending"  # claimed by `lease_owner` until `lease_until`
-    SENT = "sent"  # SES accepted it: never send again
-    FAILED = "failed"  # permanent failure, reported
-    SUPPRESSED = "suppressed"  # recipient on the suppression list, reported
-
-
-TERMINAL = frozenset({DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.SUPPRESSED})
 
 
 @dataclass(frozen=True)
@@ -105,6 +100,10 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _maybe_aware(value: datetime | None) -> datetime | None:
+    return _aware(value) if value is not None else None
+
+
 class NotifierStore:
     def __init__(self, client: AsyncMongoClient[Document], database: str) -> None:
         self._db: AsyncDatabase[Document] = client[database]
@@ -113,6 +112,7 @@ class NotifierStore:
         self.bill_groups = self._db["bill_groups"]
         self.suppressions = self._db["suppressions"]
         self.work_queue = self._db["work_queue"]
+        self.claims = self._db["claims"]
 
     async def ensure_indexes(self) -> None:
         await self.work_queue.create_index([("due_at", ASCENDING)])
@@ -120,6 +120,7 @@ class NotifierStore:
         await self.deliveries.create_index([("state", ASCENDING), ("lease_until", ASCENDING)])
         await self.deliveries.create_index([("state", ASCENDING), ("due_at", ASCENDING)])
         await self.deliveries.create_index([("created_at", ASCENDING)])
+        await self.claims.create_index([("claimed_at", ASCENDING)])
 
     # --- delivery state -------------------------------------------------------------------
 
@@ -133,36 +134,51 @@ class NotifierStore:
             return DeliveryState(existing["state"]) if existing else DeliveryState.PENDING
         return None
 
-    def _claimable(self, now: datetime) -> Document:
-        return {
-            "$or": [
-                {"state": DeliveryState.PENDING.value, "due_at": {"$lte": now}},
-                # A sender that died mid-attempt: its lease ran out, someone else takes over.
-                {"state": DeliveryState.SENDING.value, "lease_until": {"$lt": now}},
-            ]
-        }
-
     async def claim(
         self, event_id: str, owner: str, now: datetime, lease_seconds: float
     ) -> Delivery | None:
-        """Take the delivery for `owner` if it is due (or its last owner's lease ran out)."""
-        doc = await self.deliveries.find_one_and_update(
-            {"_id": event_id, **self._claimable(now)},
-            {
-                "$set": {
-                    "state": DeliveryState.SENDING.value,
-                    "lease_owner": owner,
-                    "lease_until": now + timedelta(seconds=lease_seconds),
-                }
-            },
-            return_document=ReturnDocument.AFTER,
-        )
-        return Delivery.from_doc(doc) if doc else None
+        """Take the delivery for `owner` if it is due (or its last owner's lease ran out).
+
+        The claim is the insert of `claims/<event_id>/<generation>`: a unique insert is
+        atomic on MongoDB *and* on FerretDB v1, whose conditional updates and
+        findAndModify are not (tried: concurrent callers all "win"). Whoever inserts the
+        next generation owns the lease; a rival who read the same generation gets a
+        duplicate key and backs off, one who reads after the update sees a live lease.
+        """
+        doc = await self.deliveries.find_one({"_id": event_id})
+        if doc is None or not claimable(
+            DeliveryState(doc["state"]),
+            due_at=_maybe_aware(doc.get("due_at")),
+            lease_until=_maybe_aware(doc.get("lease_until")),
+            now=now,
+        ):
+            return None
+        generation = int(doc.get("generation", 0)) + 1
+        try:
+            await self.claims.insert_one(
+                {"_id": f"{event_id}/{generation}", "owner": owner, "claimed_at": now}
+            )
+        except DuplicateKeyError:
+            return None
+        lease = {
+            "state": DeliveryState.SENDING.value,
+            "lease_owner": owner,
+            "lease_until": now + timedelta(seconds=lease_seconds),
+            "generation": generation,
+        }
+        await self.deliveries.update_one({"_id": event_id}, {"$set": lease})
+        return Delivery.from_doc({**doc, **lease})
 
     async def abandoned(self, now: datetime, limit: int) -> list[str]:
         """Deliveries nobody is working on although they are not final: the owner died
         mid-attempt (lease expired), or between parking and queueing a retry."""
-        docs = await self.deliveries.find(self._claimable(now), {"_id": 1}).limit(limit).to_list()
+        query = {
+            "$or": [
+                {"state": DeliveryState.PENDING.value, "due_at": {"$lte": now}},
+                {"state": DeliveryState.SENDING.value, "lease_until": {"$lt": now}},
+            ]
+        }
+        docs = await self.deliveries.find(query, {"_id": 1}).limit(limit).to_list()
         return [str(doc["_id"]) for doc in docs]
 
     async def purge(self, older_than: datetime) -> int:
@@ -170,6 +186,7 @@ class NotifierStore:
         result = await self.deliveries.delete_many(
             {"created_at": {"$lt": older_than}, "state": {"$in": [s.value for s in TERMINAL]}}
         )
+        await self.claims.delete_many({"claimed_at": {"$lt": older_than}})
         return result.deleted_count
 
     # --- work queue (parked retries) ------------------------------------------------------
@@ -189,6 +206,8 @@ class NotifierStore:
         return [str(item["_id"]) for item in items]
 
     def _held(self, event_id: str, owner: str) -> Document:
+        # Fencing for an owner that lost its lease; best effort on FerretDB v1 (see `claim`),
+        # which is why the lease is longer than any SES call.
         return {"_id": event_id, "state": DeliveryState.SENDING.value, "lease_owner": owner}
 
     async def mark_sent(
