@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+)")
-_LONG_SECRET = re.compile(r"\b[A-Za-z0-9_-]{32,}\b")
+# Token-like: 32+ URL-safe characters holding both a letter and a digit. That spares long
+# identifiers such as exception class names, which would otherwise read as "[secret]".
+_LONG_SECRET = re.compile(r"\b(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{32,}\b")
 _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 
 _RESERVED = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
