@@ -73,6 +73,8 @@ class DevPortal:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
         shutil.rmtree(self.base, ignore_errors=True)
+        # A failed start already carried the log's tail in its error.
+        self.console_log.unlink(missing_ok=True)
 
     def log(self, service: str, lines: int = 60) -> str:
         return log_tail(self.base / "logs" / f"{service}.log", lines)
