@@ -56,10 +56,9 @@ class DevPortal:
                     f"{log_tail(self.console_log, 80)}"
                 )
             if time.monotonic() > deadline:
+                tail = log_tail(self.console_log, 80)
                 self.stop()
-                raise DevPortalError(
-                    f"portal-dev not ready after {timeout:.0f}s:\n{log_tail(self.console_log, 80)}"
-                )
+                raise DevPortalError(f"portal-dev not ready after {timeout:.0f}s:\n{tail}")
             time.sleep(0.5)
         self.ready = json.loads(ready_file.read_text())
         return self.ready
