@@ -255,3 +255,17 @@ def test_keyboard_only_can_add_a_rule(staff_context: BrowserContext, console: Co
     # The error summary takes focus so a screen reader announces the problem.
     expect(page.locator(".error-summary")).to_be_focused()
     expect(page.locator(".error-summary a")).to_have_attribute("href", "#f-value")
+
+
+def test_an_inactive_contract_says_why_the_portal_cannot_be_used(
+    staff_context: BrowserContext, console: Console
+) -> None:
+    bg = console.bill_group("inactive")
+    page = staff_context.new_page()
+    enter(page, console.staff_link(bill_group=bg["bill_group_id"]))
+    status = section(page, "status-h")
+    expect(status).to_contain_text("Inactive")
+    expect(page.locator("#contract-why")).to_contain_text(
+        "the portal only works while the contract is active"
+    )
+    check_page(page, "bill-group-inactive")
