@@ -259,3 +259,27 @@ def test_admin_edge_needs_admin_credentials(portal: DevPortal, customer: httpx.C
     assert anonymous.status_code == 401
     admin = {"Authorization": f"Bearer {portal.ready['admin_api_key']}"}
     assert httpx.get(portal.ready["gateway_url"] + path, headers=admin, timeout=30).is_success
+
+
+def test_card_number_reaches_no_log(portal: DevPortal, customer: httpx.Client) -> None:
+    number = "4111111111111111"
+    answer = customer.post(
+        "/api/portal/v1/payment-methods",
+        json={"type": "card", "number": number, "exp_month": 9, "exp_year": 2032},
+        headers=api_headers(customer),
+    )
+    assert answer.status_code == 202, answer.text
+    change_id = answer.json()["change_id"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        item = customer.get(f"/api/portal/v1/changes/{change_id}")
+        if item.status_code == 200 and item.json()["status"] != "pending":
+            break
+        time.sleep(0.3)
+    logs = sorted((portal.base / "logs").glob("*.log"))
+    assert logs
+    for log in logs:
+        text = log.read_text(errors="replace")
+        assert number not in text, log.name
+        assert "4111 1111" not in text, log.name
+    assert number not in answer.text
