@@ -193,7 +193,7 @@ class Deliverer:
         try:
             await self.attempt(delivery)
         except Exception:
-            # MongoDB or Kafka failed mid-attempt: the lease lapses and the queue retries.
+            # MongoDB or Kafka failed mid-attempt: the lease lapses, the recovery pass retries.
             log.exception(
                 "attempt interrupted; retried after its lease",
                 extra={"event_id": _ref(delivery.event_id)},
