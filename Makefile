@@ -25,7 +25,7 @@ system:
 stack-install: sync
 	$(RUN) portal-localstack install
 
-dev: system stack-install
+dev: system sync
 	$(RUN) portal-dev
 
 lint: sync
