@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
+import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
@@ -200,3 +201,43 @@ def test_customer_journey(browser: Browser, portal: DevPortal) -> None:
     context.close()
 
     assert shots.problems == {}, shots.problems
+
+
+def test_preview_expired_link_and_mailbox_pages(browser: Browser, portal: DevPortal) -> None:
+    bg: dict[str, Any] = active_bill_group(portal, 2)
+    base = portal.ready["gateway_url"]
+    created = httpx.post(
+        f"{base}/api/admin/v1/bill-groups/{bg['bill_group_id']}/portal/preview",
+        headers={"Authorization": f"Bearer {portal.ready['admin_api_key']}"},
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    preview_url = created.json()["preview_url"]
+    context = browser.new_context(viewport=DESKTOP, locale="en-US")
+    page = context.new_page()
+    shots = Pages(page)
+
+    page.goto(preview_url)
+    page.get_by_role("button", name="Open preview").click()
+    expect(page.locator(".preview-banner")).to_contain_text("Preview")
+    shots.capture("preview-overview")
+    page.goto(f"{base}/portal/billing-details")
+    expect(page.get_by_role("button", name="Save billing details")).to_be_disabled()
+    shots.capture("preview-billing-details")
+
+    # The same preview link a second time: used up, with a way to ask for a new link.
+    fresh = browser.new_context(viewport=DESKTOP, locale="en-US")
+    again = fresh.new_page()
+    again.goto(preview_url)
+    again.get_by_role("button", name="Open preview").click()
+    expect(again.locator("h1")).to_contain_text("expired or was already used")
+    other = Pages(again)
+    other.capture("link-expired")
+
+    again.goto(f"{base}/dev/mailbox")
+    expect(again.locator("h1")).to_have_text("Dev mailbox")
+    other.capture("dev-mailbox")
+    fresh.close()
+    context.close()
+    assert shots.problems == {}, shots.problems
+    assert other.problems == {}, other.problems
