@@ -224,7 +224,7 @@ async def test_queries_have_their_indexes(
     list_plan = (
         await storage.db[INVOICES]
         .find(listing)
-        .sort([("issue_date", -1), ("number", -1), ("invoice_id", -1)])
+        .sort([("current.issue_date", -1), ("current.number", -1), ("invoice_id", -1)])
         .explain()
     )
     by_key = await storage.db[BILL_GROUPS].find({"_id": "demo|bg_globex"}).explain()

@@ -145,11 +145,12 @@ def test_state_write_keys_by_tenant_and_carries_query_fields() -> None:
     assert write.collection == "invoices"
     assert write.id == "t1|inv_1"
     assert write.version == 3
-    assert write.fields["tenant_id"] == "t1"
-    assert write.fields["bill_group_id"] == "bg_1001"
-    assert write.fields["status"] == "open"
-    assert write.fields["issue_date"] == "2026-11-01"
-    assert write.fields["state"]["number"] == "INV-2026-0001"
+    assert write.keys == {"tenant_id": "t1", "invoice_id": "inv_1", "bill_group_id": "bg_1001"}
+    # `version` first: `$max` on `current` compares it before anything else.
+    assert next(iter(write.current)) == "version"
+    assert write.current["status"] == "open"
+    assert write.current["issue_date"] == "2026-11-01"
+    assert write.current["state"]["number"] == "INV-2026-0001"
 
 
 def test_state_write_refuses_inconsistent_events() -> None:
@@ -161,7 +162,7 @@ def test_state_write_refuses_inconsistent_events() -> None:
 
 @given(st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 20)), max_size=30))
 def test_newest_per_document_keeps_the_highest_version(items: list[tuple[str, int]]) -> None:
-    writes = [StateWrite("c", key, v, {"v": v}) for key, v in items]
+    writes = [StateWrite("c", key, v, {}, {"version": v}) for key, v in items]
     newest = {w.id: w.version for w in domain.newest_per_document(writes)}
     expected: dict[str, int] = {}
     for key, v in items:

@@ -50,12 +50,23 @@ def doc_id(tenant_id: str, aggregate_id: str) -> str:
 
 @dataclass(frozen=True)
 class StateWrite:
-    """One version-gated write: apply `fields` to `_id` only if `version` is newer."""
+    """One version-gated write of a document.
+
+    `keys` never change for a document (tenant, its own id, its bill group); `current` is
+    everything that does, with `version` as its FIRST field: stored with `$max`, a newer
+    `current` replaces an older one in one atomic, order-independent write (documents
+    compare field by field, so the version decides; equal versions fall through to
+    `occurred_at` and the content, which still picks the same winner in any order).
+    """
 
     collection: str
     id: str
     version: int
-    fields: dict[str, Any]
+    keys: dict[str, Any]
+    current: dict[str, Any]
+
+    def document(self) -> dict[str, Any]:
+        return {"_id": self.id, **self.keys, "current": self.current}
 
 
 def state_write(event: Envelope[Any]) -> StateWrite:
@@ -73,26 +84,24 @@ def state_write(event: Envelope[Any]) -> StateWrite:
             f"aggregate_id {event.aggregate_id!r} does not match payload {id_field} "
             f"{aggregate_id!r}"
         )
-    fields: dict[str, Any] = {
-        "tenant_id": event.tenant_id,
-        id_field: aggregate_id,
+    keys: dict[str, Any] = {"tenant_id": event.tenant_id, id_field: aggregate_id}
+    if collection != ENTITIES:
+        keys["bill_group_id"] = payload["bill_group_id"]
+    current: dict[str, Any] = {
         "version": event.aggregate_version,
         "occurred_at": event.occurred_at.isoformat(),
-        "state": payload,
     }
-    if collection != ENTITIES:
-        fields["bill_group_id"] = payload["bill_group_id"]
     if collection == BILL_GROUPS:
-        fields["account_id"] = payload["account_id"]
-        fields["entity_id"] = payload["entity_id"]
+        current["account_id"] = payload["account_id"]
     elif collection == INVOICES:
-        fields["status"] = payload["status"]
-        fields["issue_date"] = payload["issue_date"]
-        fields["number"] = payload["number"]
+        current["status"] = payload["status"]
+        current["issue_date"] = payload["issue_date"]
+        current["number"] = payload["number"]
     elif collection in (PAYMENT_METHODS, SUBSCRIPTIONS):
-        fields["status"] = payload["status"]
+        current["status"] = payload["status"]
+    current["state"] = payload
     return StateWrite(
-        collection, doc_id(event.tenant_id, aggregate_id), event.aggregate_version, fields
+        collection, doc_id(event.tenant_id, aggregate_id), event.aggregate_version, keys, current
     )
 
 

@@ -52,7 +52,7 @@ def error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dic
 
 
 def _state(doc: Doc) -> dict[str, Any]:
-    return dict(doc["state"])
+    return dict(doc["current"]["state"])
 
 
 def _activity(doc: Doc, bill_group: Doc | None, payment_method_ids: list[str]) -> dict[str, Any]:
@@ -63,7 +63,7 @@ def _activity(doc: Doc, bill_group: Doc | None, payment_method_ids: list[str]) -
         "before": doc.get("before"),
         "after": doc.get("after"),
         "status": domain.activity_status(
-            doc, None if bill_group is None else bill_group["state"], payment_method_ids
+            doc, None if bill_group is None else _state(bill_group), payment_method_ids
         ),
         "reason": doc.get("reason"),
         "requested_at": doc["requested_at"],
@@ -186,9 +186,9 @@ class BillGroupController(Controller):
     ) -> dict[str, Any]:
         bill_group = await self._bill_group(storage, tenant_id, bill_group_id)
         doc = await storage.one(PAYMENT_METHODS, tenant_id, bill_group_id, payment_method_id)
-        if doc is None or doc["state"]["status"] == "removed":
+        if doc is None or _state(doc)["status"] == "removed":
             raise NotFoundException("no such payment method")
-        return domain.payment_method_view(_state(doc), bill_group["state"], today())
+        return domain.payment_method_view(_state(doc), _state(bill_group), today())
 
     @get("/invoices")
     async def invoices(
@@ -213,7 +213,7 @@ class BillGroupController(Controller):
         if more:
             last = page[-1]
             next_cursor = InvoiceCursor(
-                last["issue_date"], last["number"], last["invoice_id"]
+                last["current"]["issue_date"], last["current"]["number"], last["invoice_id"]
             ).encode()
         return {"items": [_state(d) for d in page], "next_cursor": next_cursor}
 
@@ -275,9 +275,9 @@ class AccountController(Controller):
             "items": [
                 {
                     "bill_group_id": d["bill_group_id"],
-                    "name": d["state"]["name"],
-                    "contract_status": d["state"]["contract_status"],
-                    "currency": d["state"]["currency"],
+                    "name": _state(d)["name"],
+                    "contract_status": _state(d)["contract_status"],
+                    "currency": _state(d)["currency"],
                 }
                 for d in docs
             ]

@@ -2,13 +2,16 @@
 
 FerretDB v1 notes that shaped the write path (checked against v1.24.2):
 - an `update` command with several statements stops at the first write error even when
-  `ordered` is false, and its reply lacks `nModified`, which makes PyMongo's `bulk_write`
-  raise `KeyError`. So a batch never relies on duplicate-key errors: it reads the stored
-  versions of the batch's documents first (one `_id $in` query), sends conditional updates
-  for the ones that exist, inserts the new ones, and only on an insert race (another replica
-  inserted the same document meanwhile) falls back to one upsert per document.
-- every write is still conditional on the stored version (`version < v`), so two replicas
-  racing on one document can never move it backwards.
+  `ordered` is false, its reply then lacks `nModified` (PyMongo's `bulk_write` raises
+  `KeyError`), and it is much slower than the same statements sent one at a time;
+- only a filter that is exactly `{_id: <value>}` is pushed down to SQLite: any conditional
+  filter scans the collection, and each statement is its own SQLite transaction, while
+  `insert_many` writes a whole batch in one.
+So the conditional write is `{_id}` + `$max: {current: {version, ...}}` (see
+`domain.StateWrite`): atomic, pushed down, and it never moves a document backwards, whatever
+two replicas do. A batch reads the stored versions of its documents first (one `_id $in`
+query), inserts the new ones in one `insert_many`, sends one `$max` per existing document
+that is behind, and skips the ones already newer.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
@@ -39,20 +41,24 @@ from billing_view.domain import (
 Doc = dict[str, Any]
 
 _TB = [("tenant_id", ASCENDING), ("bill_group_id", ASCENDING)]
-_NEWEST = [("issue_date", DESCENDING), ("number", DESCENDING), ("invoice_id", DESCENDING)]
+_NEWEST = [
+    ("current.issue_date", DESCENDING),
+    ("current.number", DESCENDING),
+    ("invoice_id", DESCENDING),
+]
 
 # Every query of the API is prefixed by (tenant_id, bill_group_id): shardable on that pair.
 INDEXES: dict[str, list[IndexModel]] = {
     ENTITIES: [IndexModel([("tenant_id", ASCENDING), ("entity_id", ASCENDING)], name="entity")],
     BILL_GROUPS: [
         IndexModel(_TB, name="bill_group"),
-        IndexModel([("tenant_id", ASCENDING), ("account_id", ASCENDING)], name="account"),
+        IndexModel([("tenant_id", ASCENDING), ("current.account_id", ASCENDING)], name="account"),
     ],
     SUBSCRIPTIONS: [IndexModel([*_TB, ("subscription_id", ASCENDING)], name="bg_subscription")],
     PAYMENT_METHODS: [IndexModel([*_TB, ("payment_method_id", ASCENDING)], name="bg_pm")],
     INVOICES: [
         IndexModel([*_TB, *_NEWEST], name="bg_newest"),
-        IndexModel([*_TB, ("status", ASCENDING), *_NEWEST], name="bg_status_newest"),
+        IndexModel([*_TB, ("current.status", ASCENDING), *_NEWEST], name="bg_status_newest"),
     ],
     CHANGES: [
         IndexModel([*_TB, ("requested_at", DESCENDING)], name="bg_requested"),
@@ -61,17 +67,13 @@ INDEXES: dict[str, list[IndexModel]] = {
 }
 
 # Written by the service when it applies an event, not part of the upstream facts.
-VOLATILE_FIELDS = frozenset({"updated_at"})
+VOLATILE_FIELDS: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class WriteOutcome:
     applied: int
     stale: int
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
 
 
 class Storage:
@@ -105,59 +107,50 @@ class Storage:
     async def _apply_collection(self, name: str, writes: list[StateWrite]) -> int:
         col = self.db[name]
         stored = {
-            d["_id"]: d["version"]
-            async for d in col.find({"_id": {"$in": [w.id for w in writes]}}, {"version": 1})
-        }
-        updates = [w for w in writes if w.id in stored and stored[w.id] < w.version]
-        inserts = [w for w in writes if w.id not in stored]
-        applied = 0
-        if updates:
-            reply = await self.db.command(
-                {
-                    "update": name,
-                    "ordered": False,
-                    "updates": [
-                        {"q": {"_id": w.id, "version": {"$lt": w.version}}, "u": self._set(w)}
-                        for w in updates
-                    ],
-                }
+            d["_id"]: d["current"]["version"]
+            async for d in col.find(
+                {"_id": {"$in": [w.id for w in writes]}}, {"current.version": 1}
             )
-            applied += int(reply.get("nModified", reply.get("n", 0)))
+        }
+        applied = 0
+        # One statement per command: FerretDB runs a multi-statement `update` far slower
+        # than the same statements sent one by one. Documents already newer are skipped.
+        for write in writes:
+            if write.id in stored and stored[write.id] < write.version:
+                applied += await self.apply_one(write)
+        inserts = [w for w in writes if w.id not in stored]
         if inserts:
             try:
-                await col.insert_many(
-                    [{"_id": w.id, **w.fields, "updated_at": _now()} for w in inserts],
-                    ordered=True,
-                )
+                await col.insert_many([w.document() for w in inserts], ordered=True)
                 applied += len(inserts)
             except BulkWriteError as exc:
-                # Another writer inserted one of them: settle the rest one conditional
-                # upsert at a time (the ones before the failure are in already).
+                # Another writer inserted one of them meanwhile: settle the rest one
+                # conditional upsert at a time (the ones before the failure are in already).
                 done = int(exc.details.get("nInserted", 0))
                 applied += done
                 for write in inserts[done:]:
                     applied += await self.apply_one(write)
         return applied
 
-    @staticmethod
-    def _set(write: StateWrite) -> Doc:
-        return {"$set": {**write.fields, "updated_at": _now()}}
-
     async def apply_one(self, write: StateWrite) -> int:
-        """One conditional upsert; a duplicate key means a newer (or same) version is stored."""
-        try:
-            result = await self.db[write.collection].update_one(
-                {"_id": write.id, "version": {"$lt": write.version}}, self._set(write), upsert=True
-            )
-        except DuplicateKeyError:
-            return 0
-        return 1 if (result.upserted_id is not None or result.modified_count) else 0
+        """ONE atomic conditional write: `$max` keeps whichever `current` is newer."""
+        update = {"$max": {"current": write.current}, "$setOnInsert": write.keys}
+        for _ in range(2):
+            try:
+                result = await self.db[write.collection].update_one(
+                    {"_id": write.id}, update, upsert=True
+                )
+            except DuplicateKeyError:
+                # Two upserts raced to create the document: the retry finds it and compares.
+                continue
+            return 1 if (result.upserted_id is not None or result.modified_count) else 0
+        return 0
 
     async def record_change(self, change: ChangeRequest) -> None:
         """Idempotent: a redelivered request never resets a settled status or its `before`."""
         bill_group = await self.bill_group(change.tenant_id, change.bill_group_id)
         before = domain.before_value(
-            change.kind, None if bill_group is None else bill_group["state"]
+            change.kind, None if bill_group is None else bill_group["current"]["state"]
         )
         request = {
             "kind": change.kind,
@@ -232,7 +225,9 @@ class Storage:
 
     async def subscriptions(self, tenant_id: str, bill_group_id: str) -> list[Doc]:
         docs = await self._scoped(SUBSCRIPTIONS, tenant_id, bill_group_id)
-        return sorted(docs, key=lambda d: (d["state"]["start_date"], d["subscription_id"]))
+        return sorted(
+            docs, key=lambda d: (d["current"]["state"]["start_date"], d["subscription_id"])
+        )
 
     async def payment_methods(self, tenant_id: str, bill_group_id: str) -> list[Doc]:
         docs = await self._scoped(PAYMENT_METHODS, tenant_id, bill_group_id)
@@ -251,9 +246,14 @@ class Storage:
         )
 
     async def open_invoices(self, tenant_id: str, bill_group_id: str) -> list[Doc]:
-        return await self._scoped(
-            INVOICES, tenant_id, bill_group_id, status={"$in": sorted(domain.OPEN_STATUSES)}
+        cursor = self.db[INVOICES].find(
+            {
+                "tenant_id": tenant_id,
+                "bill_group_id": bill_group_id,
+                "current.status": {"$in": sorted(domain.OPEN_STATUSES)},
+            }
         )
+        return await cursor.to_list()
 
     def invoice_query(
         self,
@@ -264,14 +264,14 @@ class Storage:
     ) -> Doc:
         query: Doc = {"tenant_id": tenant_id, "bill_group_id": bill_group_id}
         if status is not None:
-            query["status"] = status
+            query["current.status"] = status
         if after is not None:
             query["$or"] = [
-                {"issue_date": {"$lt": after.issue_date}},
-                {"issue_date": after.issue_date, "number": {"$lt": after.number}},
+                {"current.issue_date": {"$lt": after.issue_date}},
+                {"current.issue_date": after.issue_date, "current.number": {"$lt": after.number}},
                 {
-                    "issue_date": after.issue_date,
-                    "number": after.number,
+                    "current.issue_date": after.issue_date,
+                    "current.number": after.number,
                     "invoice_id": {"$lt": after.invoice_id},
                 },
             ]
@@ -286,7 +286,9 @@ class Storage:
         limit: int,
     ) -> list[Doc]:
         query = self.invoice_query(tenant_id, bill_group_id, status, after)
-        cursor = self.db[INVOICES].find(query, {"state.lines": 0}).sort(_NEWEST).limit(limit)
+        cursor = (
+            self.db[INVOICES].find(query, {"current.state.lines": 0}).sort(_NEWEST).limit(limit)
+        )
         return await cursor.to_list()
 
     async def activity(self, tenant_id: str, bill_group_id: str, limit: int) -> list[Doc]:
@@ -312,7 +314,9 @@ class Storage:
         return doc if doc is not None and "kind" in doc else None
 
     async def account_bill_groups(self, tenant_id: str, account_id: str) -> list[Doc]:
-        cursor = self.db[BILL_GROUPS].find({"tenant_id": tenant_id, "account_id": account_id})
+        cursor = self.db[BILL_GROUPS].find(
+            {"tenant_id": tenant_id, "current.account_id": account_id}
+        )
         docs = await cursor.to_list()
         return sorted(docs, key=lambda d: d["bill_group_id"])
 
