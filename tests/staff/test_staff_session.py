@@ -8,8 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal_gateway.staff.session import Scope, StaffSession, decode, encode, touched
-from portal_gateway.staff.settings import DEV_STAFF_SESSION_SECRET, StaffSettings
+from portal_gateway.staff.session import (
+    Scope,
+    StaffSession,
+    decode,
+    derive_key,
+    encode,
+    touched,
+)
+from portal_gateway.staff.settings import StaffSettings
 
 SECRET = "s" * 40
 NOW = 1_800_000_000
@@ -95,27 +102,19 @@ def test_home_quotes_the_id() -> None:
     assert replace(SESSION, scope_id="a/../b").home == "/staff/bill-groups/a%2F..%2Fb"
 
 
-def test_settings_refuse_the_dev_secret_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ENVIRONMENT", "production")
-    monkeypatch.delenv("STAFF_SESSION_SECRET", raising=False)
-    with pytest.raises(ValueError, match="STAFF_SESSION_SECRET"):
-        StaffSettings()
-    monkeypatch.setenv("STAFF_SESSION_SECRET", "p" * 48)
+def test_the_signing_key_is_derived_not_the_gateway_secret_itself() -> None:
+    key = derive_key("c" * 40)
+    assert key == derive_key("c" * 40)
+    assert key != derive_key("d" * 40)
+    assert "c" * 40 not in key
+    # A cookie signed under one gateway secret is no session under another.
+    assert read(encode(SESSION, key), secret=derive_key("d" * 40)) is None
+
+
+def test_settings_defaults_and_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STAFF_SESSION_IDLE_MINUTES", raising=False)
     settings = StaffSettings()
-    assert settings.cookie_secure
-    assert not settings.sign_in_page_enabled
-
-
-def test_settings_local_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ENVIRONMENT", raising=False)
-    monkeypatch.delenv("STAFF_SESSION_SECRET", raising=False)
-    settings = StaffSettings()
-    assert settings.staff_session_secret == DEV_STAFF_SESSION_SECRET
-    assert settings.sign_in_page_enabled
-    assert not settings.cookie_secure
-
-
-def test_settings_refuse_short_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STAFF_SESSION_SECRET", "short")
-    with pytest.raises(ValueError, match="32"):
+    assert (settings.staff_session_idle_minutes, settings.staff_session_max_hours) == (30, 8)
+    monkeypatch.setenv("STAFF_SESSION_IDLE_MINUTES", "0")
+    with pytest.raises(ValueError, match="staff_session_idle_minutes"):
         StaffSettings()

@@ -44,16 +44,20 @@ class StaffConsole:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.settings = StaffSettings()
+        self.key = cookies.derive_key(gateway.settings.csrf_secret)
         self.access = StaffAccessClient(gateway.access.http, gateway.admin_http)
+        self.cookie_secure = gateway.settings.cookie_secure
+        # The admin-API-key sign-in page exists only for local development.
+        self.sign_in_page_enabled = gateway.settings.environment == "local"
 
     def cookie(self, session: StaffSession) -> Cookie:
         return Cookie(
             key=cookies.COOKIE_NAME,
-            value=cookies.encode(session, self.settings.staff_session_secret),
+            value=cookies.encode(session, self.key),
             path=cookies.COOKIE_PATH,
             max_age=self.settings.staff_session_idle_minutes * 60,
             httponly=True,
-            secure=self.settings.cookie_secure,
+            secure=self.cookie_secure,
             # Strict is possible because the signed link lands on a confirmation page whose
             # button POSTs from our own origin: the cookie is never needed on a cross-site hop.
             samesite="strict",
@@ -62,7 +66,7 @@ class StaffConsole:
     def session_of(self, request: R) -> StaffSession | None:
         return cookies.decode(
             request.cookies.get(cookies.COOKIE_NAME),
-            self.settings.staff_session_secret,
+            self.key,
             now=int(time.time()),
             idle_seconds=self.settings.staff_session_idle_minutes * 60,
             max_seconds=self.settings.staff_session_max_hours * 3600,
@@ -209,14 +213,14 @@ class StaffPages(Controller):
 
     @get("/sign-in")
     async def sign_in_form(self, request: R, console: StaffConsole) -> Template:
-        if not console.settings.sign_in_page_enabled:
+        if not console.sign_in_page_enabled:
             raise NotFoundError("page")
         return _render(request, console, "sign_in.html", errors={}, values={})
 
     @post("/sign-in", status_code=303)
     async def sign_in(self, request: R, console: StaffConsole, data: Form) -> Response[Any]:
         """Local development only: the admin API key is the credential and the actor."""
-        if not console.settings.sign_in_page_enabled:
+        if not console.sign_in_page_enabled:
             raise NotFoundError("page")
         api_key = str(data.get("api_key", "")).strip()
         bill_group_id = str(data.get("bill_group_id", "")).strip()

@@ -4,9 +4,10 @@ Why a signed cookie rather than a session record: the gateway holds no database 
 rule), so a self-contained cookie lets any replica serve the console without another hop to
 access per page. What that costs, and how it is bounded: a cookie cannot be revoked one by
 one, so it lives at most `idle` minutes without use and `max_age` hours in all, is HttpOnly,
-SameSite=Strict, Secure outside local dev, and path-scoped to /staff; rotating
-STAFF_SESSION_SECRET ends every staff session at once. The cookie only says who the staff
-member is and what they may open: every action is still authorised by access's admin API.
+SameSite=Strict, Secure outside local dev, and path-scoped to /staff; rotating the gateway's
+CSRF_SECRET (from which the signing key is derived) ends every staff session at once. The
+cookie only says who the staff member is and what they may open: every action is still
+authorised by access's admin API.
 """
 
 from __future__ import annotations
@@ -59,6 +60,12 @@ class StaffSession:
     def home(self) -> str:
         kind = "bill-groups" if self.scope is Scope.BILL_GROUP else "accounts"
         return f"/staff/{kind}/{quote(self.scope_id, safe='')}"
+
+
+def derive_key(gateway_secret: str) -> str:
+    """The cookie-signing key: HMAC of a fixed label under the gateway's secret, so the key
+    is never the CSRF key itself and one leaked cookie MAC says nothing about CSRF tokens."""
+    return hmac.new(gateway_secret.encode(), b"portal-staff-session-key/v1", "sha256").hexdigest()
 
 
 def _b64(raw: bytes) -> str:
