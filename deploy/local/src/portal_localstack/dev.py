@@ -39,6 +39,7 @@ COLOURS = {
     "simulator": "\033[34m",
 }
 RESET = "\033[0m"
+STAFF_EMAIL = "ops@merchant.example"
 
 
 @dataclass(frozen=True)
@@ -247,12 +248,14 @@ class DevPortal:
         seeded = self._seed(env)
         mark = self._phase("demo data seeded", mark)
         links = self._open_portals(seeded)
+        staff = self._staff_links(seeded)
         self._phase("portals opened", mark)
         ready = {
             "gateway_url": self.gateway_url,
             "admin_api_key": self.secrets.admin_api_key,
             "mailbox_url": f"{self.gateway_url}/dev/mailbox",
             "bill_groups": links,
+            "staff_links": staff,
             "seeded": seeded,
             "endpoints": self.stack.endpoints.as_env(),
             "service_ports": self.ports.__dict__,
@@ -341,6 +344,24 @@ class DevPortal:
                 )
         return links
 
+    def _staff_links(self, seeded: dict[str, Any]) -> dict[str, str]:
+        """Signed, single-use staff console links (30 minutes), as the billing platform
+        would hand them out: one for the first bill group, one for its account."""
+        first = seeded["bill_groups"][0]
+        base = [
+            _bin("portal-access"), "staff-link", "--tenant", str(first["tenant_id"]),
+            "--staff", STAFF_EMAIL, "--minutes", "30",
+        ]  # fmt: skip
+        env = self.service_env()
+        return {
+            "bill_group": self._run([*base, "--bill-group", str(first["bill_group_id"])], env)
+            .strip()
+            .splitlines()[-1],
+            "account": self._run([*base, "--account", str(first["account_id"])], env)
+            .strip()
+            .splitlines()[-1],
+        }
+
     def supervise(self, stop: threading.Event) -> None:
         while not stop.is_set():
             self.stack.check_alive()
@@ -363,6 +384,10 @@ def print_ready(ready: dict[str, Any], out: IO[str]) -> None:
         f"  Sent emails:    {ready['mailbox_url']}  (dev mailbox; moto keeps every message)",
         f"  Admin API key:  {ready['admin_api_key']}  (Authorization: Bearer …, tenant demo)",
         f"  Admin API:      {ready['gateway_url']}/api/admin/v1/…",
+        f"  Staff console:  {ready['staff_links']['bill_group']}",
+        f"  Staff account:  {ready['staff_links']['account']}",
+        f"                  (signed links for {STAFF_EMAIL}, single use, 30 minutes;",
+        "                   `portal-access staff-link --help` prints more)",
         "  Portal links (open one, sign in with the email shown, read the mail in the mailbox):",
     ]
     for bg in ready["bill_groups"]:
