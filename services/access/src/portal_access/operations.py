@@ -571,9 +571,7 @@ class AccessService:
         try:
             await self._check_still_allowed(challenge)
         except ApiError:
-            await self.storage.revoke_sessions(
-                {"session_id": session_id}, self.now(), "access_ended"
-            )
+            await self.storage.revoke_session(domain.hash_secret(token), self.now(), "access_ended")
             raise
         log.info(
             "signed in",
@@ -670,8 +668,8 @@ class AccessService:
         }
 
     async def signout(self, session_token: str) -> None:
-        await self.storage.revoke_sessions(
-            {"_id": domain.hash_secret(session_token)}, self.now(), "signed_out"
+        await self.storage.revoke_session(
+            domain.hash_secret(session_token), self.now(), "signed_out"
         )
 
 

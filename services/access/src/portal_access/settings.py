@@ -34,7 +34,7 @@ class Settings(CommonSettings):
     # The relay publishes a local write's events at once; a sweep every RELAY_POLL_SECONDS
     # catches what a crash left behind and the writes of replicas with RELAY_ENABLED=false.
     relay_enabled: bool = True
-    relay_poll_seconds: float = Field(default=2.0, gt=0)
+    relay_poll_seconds: float = Field(default=5.0, gt=0)
 
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> Settings:

@@ -179,7 +179,12 @@ class Storage:
         )
 
     async def live_challenge(self, query: Doc, now: datetime) -> Doc | None:
-        return await self.challenges.find_one({**query, "expires_at": {"$gt": now}}, {"outbox": 0})
+        """`query` holds `_id` and equalities only; expiry is checked here, because FerretDB v1
+        turns a range condition beside `_id` into a full collection scan."""
+        challenge = await self.challenges.find_one(query, {"outbox": 0})
+        if challenge is None or challenge["expires_at"] <= now:
+            return None
+        return challenge
 
     async def consume(self, challenge: Doc, now: datetime, method: str) -> bool:
         """Atomic single use: of concurrent callers exactly one inserts the marker."""
@@ -223,20 +228,31 @@ class Storage:
     async def touch_session(
         self, token_hash: str, now: datetime, idle_expires_at: datetime
     ) -> Doc | None:
+        """The live session with this token, its idle expiry moved on; None if not live."""
+        session = await self.sessions.find_one({"_id": token_hash}, {"outbox": 0})
+        if (
+            session is None
+            or session["revoked_at"] is not None
+            or session["idle_expires_at"] <= now
+            or session["expires_at"] <= now
+        ):
+            return None
         async with self._locks["sessions"]:
-            return await self.sessions.find_one_and_update(
-                {
-                    "_id": token_hash,
-                    "revoked_at": None,
-                    "idle_expires_at": {"$gt": now},
-                    "expires_at": {"$gt": now},
-                },
+            await self.sessions.update_one(
+                {"_id": token_hash, "revoked_at": None},
                 {"$set": {"last_seen_at": now, "idle_expires_at": idle_expires_at}},
-                return_document=ReturnDocument.AFTER,
             )
+        return {**session, "last_seen_at": now, "idle_expires_at": idle_expires_at}
 
     async def session_by_token(self, token_hash: str) -> Doc | None:
         return await self.sessions.find_one({"_id": token_hash}, {"outbox": 0})
+
+    async def revoke_session(self, token_hash: str, now: datetime, reason: str) -> None:
+        async with self._locks["sessions"]:
+            await self.sessions.update_one(
+                {"_id": token_hash, "revoked_at": None},
+                {"$set": {"revoked_at": now, "revoked_reason": reason}},
+            )
 
     async def revoke_sessions(self, query: Doc, now: datetime, reason: str) -> int:
         async with self._locks["sessions"]:
