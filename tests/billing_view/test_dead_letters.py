@@ -13,6 +13,7 @@ from pymongo import AsyncMongoClient
 
 from billing_simulator.scenario import demo
 from billing_view.app import create_app
+from billing_view.replay import ReplayError, replay_into, snapshot
 from billing_view.settings import Settings
 from portal_contracts.codec import encode
 from portal_contracts.topics import ConsumerGroup, Topic, dead_letter_topic
@@ -115,3 +116,12 @@ async def test_bad_events_are_parked_and_the_rest_applied(
     assert "billing_view_events_applied_total" in metrics
     ready = await client.get("/readyz")
     assert ready.json()["checks"] == {"mongodb": True, "kafka": True}
+
+    # `billing-view replay` rebuilds the same read model into a fresh database.
+    rebuilt = settings.mongodb_database + "_replay"
+    stats = await replay_into(settings, rebuilt)
+    assert stats["records"] == 5
+    assert stats["skipped_invalid"] == 3
+    assert await snapshot(mongo[rebuilt]) == await snapshot(mongo[settings.mongodb_database])
+    with pytest.raises(ReplayError, match="not empty"):
+        await replay_into(settings, rebuilt)
