@@ -207,7 +207,6 @@ class DevPortal:
             "ACCESS_URL": f"http://127.0.0.1:{self.ports.access}",
             "BILLING_VIEW_URL": f"http://127.0.0.1:{self.ports.billing_view}",
             "DEV_MAILBOX_ENABLED": "true",
-            "SESSION_COOKIE_SECURE": "false",
             "PYTHONUNBUFFERED": "1",
         }
 
