@@ -39,7 +39,9 @@ from portal_notifier import metrics
 from portal_notifier.clients import SesClient, SesError
 from portal_notifier.domain import (
     TERMINAL,
+    BillGroupView,
     DeliveryState,
+    EntityView,
     Failure,
     choose_sender,
     lifetime_minutes,
@@ -66,6 +68,10 @@ def _ref(event_id: str) -> uuid.UUID | str:
         return uuid.UUID(event_id)
     except ValueError:
         return event_id
+
+
+async def _none() -> None:
+    return None
 
 
 class DeliveryFailedError(Exception):
@@ -212,7 +218,15 @@ class Deliverer:
         now = self.clock()
         first_attempt_at = delivery.first_attempt_at or now
         context = {"event_id": _ref(delivery.event_id), "attempt": attempts}
-        if await self.store.is_suppressed(delivery.email):
+        # Independent reads, concurrently: each is a full round trip to the database.
+        suppressed, bill_group, known_entity = await asyncio.gather(
+            self.store.is_suppressed(delivery.email),
+            self.store.bill_group(delivery.tenant_id, delivery.bill_group_id),
+            self.store.entity(delivery.tenant_id, delivery.entity_id)
+            if delivery.entity_id
+            else _none(),
+        )
+        if suppressed:
             metrics.SUPPRESSED.inc()
             await self._give_up(
                 delivery, DeliveryState.SUPPRESSED, DeliveryFailedError("suppressed"), attempts
@@ -236,7 +250,9 @@ class Deliverer:
                 attempts,
             )
             return
-        raw, sender = await self._compose(delivery, secret.link, secret.code)
+        raw, sender = await self._compose(
+            delivery, bill_group, known_entity, secret.link, secret.code
+        )
         started = time.perf_counter()
         try:
             message_id = await self.ses.send(raw, sender=sender, recipient=delivery.email)
@@ -268,10 +284,18 @@ class Deliverer:
             extra={**context, "to": mask_email(delivery.email), "ses_message_id": message_id},
         )
 
-    async def _compose(self, delivery: Delivery, link: str, code: str) -> tuple[bytes, str]:
-        bill_group = await self.store.bill_group(delivery.tenant_id, delivery.bill_group_id)
+    async def _compose(
+        self,
+        delivery: Delivery,
+        bill_group: BillGroupView | None,
+        entity: EntityView | None,
+        link: str,
+        code: str,
+    ) -> tuple[bytes, str]:
         entity_id = delivery.entity_id or (bill_group.entity_id if bill_group else None)
-        entity = await self.store.entity(delivery.tenant_id, entity_id) if entity_id else None
+        if entity is None and entity_id:
+            # The event did not name the entity; the bill group's projection does.
+            entity = await self.store.entity(delivery.tenant_id, entity_id)
         branding = resolve_branding(
             entity,
             bill_group,
