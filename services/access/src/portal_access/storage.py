@@ -149,8 +149,9 @@ class Storage:
 
     async def commit_portal(self, portal: Doc, changes: Doc, events: Sequence[Doc]) -> bool:
         """State and owed events in one write, only if nobody changed the portal meanwhile."""
-        update: Doc = {"$set": {**changes, "has_outbox": True}, "$inc": {"rev": 1}}
+        update: Doc = {"$set": dict(changes), "$inc": {"rev": 1}}
         if events:
+            update["$set"]["has_outbox"] = True
             update["$push"] = {"outbox": {"$each": list(events)}}
         async with self._locks["portals"]:
             result = await self.portals.update_one(
@@ -375,15 +376,17 @@ class Storage:
         entries = doc.get("outbox", [])
         for entry in entries:
             await publish(entry)
-            async with self._locks[name]:
+        async with self._locks[name]:
+            # Common case, one write: nothing was added since the read.
+            done = await collection.update_one(
+                {"_id": doc["_id"], "outbox": entries},
+                {"$set": {"outbox": [], "has_outbox": False}},
+            )
+            if done.matched_count == 1:
+                return len(entries)
+            for entry in entries:
                 # FerretDB v1 pulls only an exactly equal element: pass back what was read.
                 await collection.update_one({"_id": doc["_id"]}, {"$pull": {"outbox": entry}})
-        if doc.get("has_outbox"):
-            async with self._locks[name]:
-                await collection.update_one(
-                    {"_id": doc["_id"], "outbox": {"$size": 0}},
-                    {"$set": {"has_outbox": False}},
-                )
         return len(entries)
 
     async def purge(self, now: datetime) -> int:
