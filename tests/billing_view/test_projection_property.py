@@ -88,7 +88,7 @@ def deliveries(draw: st.DrawFn) -> tuple[int, list[int], list[int]]:
 
 
 @settings(
-    max_examples=25,
+    max_examples=20,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from aiokafka import TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -60,12 +61,13 @@ def dead_letterer(broker: KafkaBroker, settings: Settings) -> Any:
 
 
 def build_broker(settings: Settings, storage: Storage) -> KafkaBroker:
-    # FastStream's own per-message lines go through the JSON root logger, at debug level.
+    # FastStream's per-message lines go to the JSON root logger (its default "faststream"
+    # logger has a plain-text handler of its own), at debug level.
     broker = KafkaBroker(
         settings.kafka_bootstrap,
         acks="all",
         client_id="billing-view",
-        logger=logging.getLogger("faststream"),
+        logger=logging.getLogger("billing_view.faststream"),
         log_level=logging.DEBUG,
     )
     projector = Projector(
@@ -100,8 +102,6 @@ def _observe_lag(msg: Any, records: tuple[Any, ...]) -> None:
     highwater = getattr(consumer, "highwater", None)
     if highwater is None:
         return
-    from aiokafka import TopicPartition
-
     last: dict[tuple[str, int], int] = {}
     for record in records:
         last[(record.topic, record.partition)] = record.offset
