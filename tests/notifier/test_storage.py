@@ -124,3 +124,19 @@ async def test_worker_takes_over_abandoned_deliveries_and_cleans_stale_queue_ite
     assert state is DeliveryState.SENT
     assert await store.due(NOW + timedelta(days=1), 10) == []
     assert await deliverer.recover() == 0
+
+
+async def test_a_batch_records_new_events_once_and_reports_known_ones(
+    store: NotifierStore,
+) -> None:
+    sent = _doc("b-sent", state="sent", owner="x", lease_until=None)
+    assert await store.record(sent) is None
+    new = _doc("b-new", state="sending", owner="me", lease_until=NOW + timedelta(seconds=60))
+    twice = _doc("b-twice", state="sending", owner="me", lease_until=NOW + timedelta(seconds=60))
+    known = await store.record_many([new, sent, twice, twice, new])
+    # Positions 0 and 2 are new (recorded now); the rest were known or repeats of them.
+    assert known == {
+        1: DeliveryState.SENT,
+        3: DeliveryState.SENDING,
+        4: DeliveryState.SENDING,
+    }

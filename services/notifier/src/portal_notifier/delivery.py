@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 
@@ -105,16 +106,36 @@ class Deliverer:
         self._slots = asyncio.Semaphore(settings.send_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def accept(self, event: Envelope[SigninRequested], source: SourceRecord) -> None:
-        """Make the event durable as a delivery leased to this replica, then start sending.
+    async def accept_many(
+        self, events: list[tuple[Envelope[SigninRequested], SourceRecord]]
+    ) -> None:
+        """Make the events durable as deliveries leased to this replica, then start sending.
 
-        Returns (so the Kafka offset may be committed) once the delivery is in MongoDB: from
-        then on a lost attempt is found again by the recovery pass of any replica, and the
-        attempt itself runs beside the consumer, not in its way.
+        Returns (so the Kafka offsets may be committed) once the deliveries are in MongoDB:
+        from then on a lost attempt is found again by the recovery pass of any replica, and
+        the attempts run beside the consumer, not in its way.
         """
-        payload = event.payload
         now = self.clock()
-        doc = {
+        docs = [self._new_delivery(event, source, now) for event, source in events]
+        known = await self.store.record_many(docs)
+        for position, doc in enumerate(docs):
+            state = known.get(position)
+            if state is not None:
+                # Redelivered. Final: done. Otherwise an attempt is under way or parked, and
+                # the retry worker or the recovery pass brings it back if its owner died.
+                metrics.DUPLICATES.inc()
+                log.info(
+                    "sign-in event already known",
+                    extra={"event_id": _ref(doc["_id"]), "state": state.value},
+                )
+                continue
+            await self._start(Delivery.from_doc(doc))
+
+    def _new_delivery(
+        self, event: Envelope[SigninRequested], source: SourceRecord, now: datetime
+    ) -> dict[str, Any]:
+        payload = event.payload
+        return {
             "_id": str(event.event_id),
             "state": DeliveryState.SENDING.value,
             "lease_owner": self.owner,
@@ -139,17 +160,6 @@ class Deliverer:
                 "body": source.body,
             },
         }
-        known = await self.store.record(doc)
-        if known is not None:
-            # Redelivered. Final: done. Otherwise an attempt is under way or parked, and the
-            # retry worker or the recovery pass brings it back if its owner died.
-            metrics.DUPLICATES.inc()
-            log.info(
-                "sign-in event already known",
-                extra={"event_id": event.event_id, "state": known.value},
-            )
-            return
-        await self._start(Delivery.from_doc(doc))
 
     async def run_due(self) -> int:
         """Start every parked delivery that is due; returns how many were started."""
@@ -373,7 +383,7 @@ class Deliverer:
         If the process dies in between, the lease expires and the next attempt reports again:
         a failure report may repeat, it is never lost.
         """
-        await self._dead_letter(delivery.source, error, attempts)
+        await self.dead_letter(delivery.source, error, attempts=attempts)
         failed = make_event(
             NotificationFailed(
                 source_event_id=delivery.event_id,
@@ -404,7 +414,7 @@ class Deliverer:
             },
         )
 
-    async def _dead_letter(self, source: SourceRecord, error: BaseException, attempts: int) -> None:
+    async def dead_letter(self, source: SourceRecord, error: BaseException, attempts: int) -> None:
         # Same headers and topic as portal_contracts.service.dead_letter; the Kafka message
         # itself may be long committed (retries are parked), so it is rebuilt from the copy
         # kept with the delivery.

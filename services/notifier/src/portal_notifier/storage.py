@@ -20,7 +20,7 @@ from typing import Any
 
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from portal_notifier.domain import (
     TERMINAL,
@@ -89,6 +89,9 @@ class Delivery:
         )
 
 
+_DUPLICATE_KEY = 11000
+
+
 def _key(tenant_id: str, object_id: str) -> str:
     """One string `_id` per (tenant, object): ids are only unique within a tenant, and a
     JSON pair cannot collide whatever characters the ids contain."""
@@ -124,15 +127,28 @@ class NotifierStore:
 
     # --- delivery state -------------------------------------------------------------------
 
-    async def record(self, doc: Document) -> DeliveryState | None:
-        """Remember a new event (already claimed by its consumer: `doc` carries the lease);
-        None if it is new, else the state it already has."""
+    async def record_many(self, docs: list[Document]) -> dict[int, DeliveryState]:
+        """Remember new events (already claimed by their consumer: each `doc` carries the
+        lease). Returns, by position in `docs`, the state of those that were already known
+        (a redelivery, or the same event twice in `docs`); the others are new."""
+        if not docs:
+            return {}
         try:
-            await self.deliveries.insert_one(doc)
-        except DuplicateKeyError:
-            existing = await self.deliveries.find_one({"_id": doc["_id"]}, {"state": 1})
-            return DeliveryState(existing["state"]) if existing else DeliveryState.PENDING
-        return None
+            await self.deliveries.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != _DUPLICATE_KEY for e in errors):
+                raise
+            positions = [int(e["index"]) for e in errors]
+            ids = list({docs[i]["_id"] for i in positions})
+            found = await self.deliveries.find({"_id": {"$in": ids}}, {"state": 1}).to_list()
+            states = {str(d["_id"]): DeliveryState(d["state"]) for d in found}
+            return {i: states.get(str(docs[i]["_id"]), DeliveryState.SENDING) for i in positions}
+        return {}
+
+    async def record(self, doc: Document) -> DeliveryState | None:
+        """One event: None if it is new, else the state it already has."""
+        return (await self.record_many([doc])).get(0)
 
     async def claim(
         self, event_id: str, owner: str, now: datetime, lease_seconds: float
