@@ -7,7 +7,7 @@ Starts its own local stack (Kafka, FerretDB, moto) on free ports and a real
 
 1. baseline: a raw boto3 `sesv2.send_email` loop (prebuilt raw MIME) to the same moto;
 2. burst: N `signin.requested` events published at once; emails/s through the notifier
-   (consume → record → unseal → render → SES → mark sent), printed as a ratio to 1;
+   (consume → record → unseal → render → SES → mark sent), and its ratio to the baseline;
 3. paced: events at a steady rate; p50/p99 from the event acknowledged by Kafka to SES
    having accepted the email (`sent_at`, taken when SES answered) — the latency a customer
    waiting for the email sees, without queueing from a burst.
