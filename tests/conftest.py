@@ -1,1 +1,1 @@
-pytest_plugins = ["portal_localstack.testing"]
+pytest_plugins = ["portal_localstack.testing", "tests.support.browser"]
