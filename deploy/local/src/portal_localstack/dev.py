@@ -27,7 +27,7 @@ import httpx
 from cryptography.fernet import Fernet
 
 from portal_localstack.ports import free_port
-from portal_localstack.process import ServerDiedError, log_tail
+from portal_localstack.process import ManagedProcess, ServerDiedError, log_tail
 from portal_localstack.stack import LocalStack, Ports
 from portal_localstack.testing import AWS_REGION, prepare_aws
 
@@ -108,59 +108,33 @@ def _console_line(name: str, raw: str, colour: bool) -> str:
     return f"{tag} {text}"
 
 
-class ServiceProcess:
+class ServiceProcess(ManagedProcess):
     """A service child process whose output goes to its log file and the console view."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path) -> None:
-        self.name = name
-        self.argv = argv
-        self.env = env
-        self.log_path = log_path
-        self.proc: subprocess.Popen[str] | None = None
-        self._pump: threading.Thread | None = None
-
-    def start(self, console: IO[str] | None, colour: bool) -> None:
+    def start_with_console(self, console: IO[str] | None, colour: bool) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(  # noqa: S603 - argv is built by this module
             self.argv,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, **self.env},
-            text=True,
-            bufsize=1,
+            env={**os.environ, **(self.env or {})},
             start_new_session=True,
         )
-        self._pump = threading.Thread(target=self._copy, args=(console, colour), daemon=True)
-        self._pump.start()
+        pump = threading.Thread(target=self._copy, args=(console, colour), daemon=True)
+        pump.start()
 
     def _copy(self, console: IO[str] | None, colour: bool) -> None:
         assert self.proc is not None
         assert self.proc.stdout is not None
-        with self.log_path.open("a") as log:
+        with self.log_path.open("ab") as log:
             for line in self.proc.stdout:
                 log.write(line)
                 log.flush()
                 if console is not None:
-                    console.write(_console_line(self.name, line, colour) + "\n")
+                    text = line.decode(errors="replace")
+                    console.write(_console_line(self.name, text, colour) + "\n")
                     console.flush()
-
-    def check_alive(self) -> None:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise ServerDiedError(
-                f"{self.name} exited with code {self.proc.returncode}; last lines of "
-                f"{self.log_path}:\n{log_tail(self.log_path)}"
-            )
-
-    def stop(self, timeout: float = 30.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
 
 
 def _bin(name: str) -> str:
@@ -237,8 +211,8 @@ class DevPortal:
             service_env = dict(env)
             if port is not None:
                 service_env["HTTP_PORT"] = str(port)
-            process = ServiceProcess(name, argv, service_env, self.logs / f"{name}.log")
-            process.start(self.console, self.colour)
+            process = ServiceProcess(name, argv, self.logs / f"{name}.log", service_env)
+            process.start_with_console(self.console, self.colour)
             self.services.append(process)
         for (_name, _argv, port), process in zip(self._specs(), self.services, strict=True):
             if port is not None:
@@ -370,7 +344,7 @@ class DevPortal:
 
     def stop(self) -> None:
         for process in reversed(self.services):
-            process.stop()
+            process.stop(timeout=30)
         self.stack.stop()
 
 
