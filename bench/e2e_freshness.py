@@ -49,19 +49,25 @@ def percentiles(samples: list[float]) -> str:
     )
 
 
-async def freshness(ready: dict[str, object], events: int) -> list[float]:
-    endpoints = ready["endpoints"]
-    assert isinstance(endpoints, dict)
+def active_bill_group(ready: dict[str, object]) -> tuple[dict[str, str], str]:
+    """The first active demo bill group's portal link and its granted customer domain."""
     bill_groups = ready["bill_groups"]
-    assert isinstance(bill_groups, list)
-    bg = next(b for b in bill_groups if b["contract_status"] == "active")
     seeded = ready["seeded"]
+    assert isinstance(bill_groups, list)
     assert isinstance(seeded, dict)
+    bg = next(b for b in bill_groups if b["contract_status"] == "active")
     domain = next(
         s["customer_domain"]
         for s in seeded["bill_groups"]
         if s["bill_group_id"] == bg["bill_group_id"]
     )
+    return bg, str(domain)
+
+
+async def freshness(ready: dict[str, object], events: int) -> list[float]:
+    endpoints = ready["endpoints"]
+    assert isinstance(endpoints, dict)
+    bg, domain = active_bill_group(ready)
     client = sign_in(
         str(ready["gateway_url"]),
         bg["portal_url"],
@@ -87,16 +93,7 @@ def signin_latency(ready: dict[str, object], count: int) -> list[float]:
     endpoints = ready["endpoints"]
     assert isinstance(endpoints, dict)
     aws = endpoints["AWS_ENDPOINT_URL"]
-    bill_groups = ready["bill_groups"]
-    assert isinstance(bill_groups, list)
-    bg = next(b for b in bill_groups if b["contract_status"] == "active")
-    seeded = ready["seeded"]
-    assert isinstance(seeded, dict)
-    domain = next(
-        s["customer_domain"]
-        for s in seeded["bill_groups"]
-        if s["bill_group_id"] == bg["bill_group_id"]
-    )
+    bg, domain = active_bill_group(ready)
     samples: list[float] = []
     with httpx.Client(base_url=str(ready["gateway_url"]), timeout=30) as client:
         path = urlsplit(bg["portal_url"]).path
