@@ -9,9 +9,8 @@ FerretDB v1 notes that shaped the write path (checked against v1.24.2):
   `insert_many` writes a whole batch in one.
 So the conditional write is `{_id}` + `$max: {current: {version, ...}}` (see
 `domain.StateWrite`): atomic, pushed down, and it never moves a document backwards, whatever
-two replicas do. A batch reads the stored versions of its documents first (one `_id $in`
-query), inserts the new ones in one `insert_many`, sends one `$max` per existing document
-that is behind, and skips the ones already newer.
+two replicas do. A batch inserts its documents in ordered windows; where an insert meets an
+existing document, that one gets the `$max` write and the window goes on after it.
 """
 
 from __future__ import annotations
@@ -66,6 +65,11 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
 }
 
+DUPLICATE_KEY = 11000
+# Documents per insert attempt: small enough that re-sending the rest of a window after an
+# existing document is cheap, large enough that new documents go in a few round trips.
+INSERT_WINDOW = 64
+
 # Written by the service when it applies an event, not part of the upstream facts.
 VOLATILE_FIELDS: frozenset[str] = frozenset()
 
@@ -105,31 +109,29 @@ class Storage:
         return WriteOutcome(applied=applied, stale=len(writes) - applied)
 
     async def _apply_collection(self, name: str, writes: list[StateWrite]) -> int:
+        """Insert first, in windows; a document that exists already gets the `$max` write.
+
+        No read before the write: on FerretDB any filter but `{_id}` scans the collection,
+        and an ordered `insert_many` stops exactly at the first existing document.
+        """
         col = self.db[name]
-        stored = {
-            d["_id"]: d["current"]["version"]
-            async for d in col.find(
-                {"_id": {"$in": [w.id for w in writes]}}, {"current.version": 1}
-            )
-        }
         applied = 0
-        # One statement per command: FerretDB runs a multi-statement `update` far slower
-        # than the same statements sent one by one. Documents already newer are skipped.
-        for write in writes:
-            if write.id in stored and stored[write.id] < write.version:
-                applied += await self.apply_one(write)
-        inserts = [w for w in writes if w.id not in stored]
-        if inserts:
+        start = 0
+        while start < len(writes):
+            window = writes[start : start + INSERT_WINDOW]
             try:
-                await col.insert_many([w.document() for w in inserts], ordered=True)
-                applied += len(inserts)
+                await col.insert_many([w.document() for w in window], ordered=True)
             except BulkWriteError as exc:
-                # Another writer inserted one of them meanwhile: settle the rest one
-                # conditional upsert at a time (the ones before the failure are in already).
-                done = int(exc.details.get("nInserted", 0))
-                applied += done
-                for write in inserts[done:]:
-                    applied += await self.apply_one(write)
+                errors = exc.details.get("writeErrors", [])
+                if not errors or errors[0].get("code") != DUPLICATE_KEY:
+                    raise
+                index = int(errors[0]["index"])
+                applied += index
+                applied += await self.apply_one(window[index])
+                start += index + 1
+                continue
+            applied += len(window)
+            start += len(window)
         return applied
 
     async def apply_one(self, write: StateWrite) -> int:
