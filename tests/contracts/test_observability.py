@@ -12,7 +12,7 @@ def test_tokens_cards_and_emails_are_scrubbed_but_words_are_not() -> None:
     token = secrets.token_urlsafe(32)
     text = (
         f"verify {token} for jane.doe@globex.example with 4242 4242 4242 4242 "
-        "after GroupCoordinatorNotAvailableError"
+        "after GroupCoordinatorNotAvailableError for event 6f1c1b1e-8a7e-4a57-9c55-3f2f8f8c1a00"
     )
     cleaned = scrub(text)
     assert token not in cleaned
@@ -21,6 +21,7 @@ def test_tokens_cards_and_emails_are_scrubbed_but_words_are_not() -> None:
     assert "jane.doe@" not in cleaned
     assert "j***@globex.example" in cleaned
     assert "GroupCoordinatorNotAvailableError" in cleaned
+    assert "6f1c1b1e-8a7e-4a57-9c55-3f2f8f8c1a00" in cleaned
 
 
 @given(st.binary(min_size=24, max_size=64))

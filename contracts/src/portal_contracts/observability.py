@@ -10,9 +10,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+)")
-# Token-like: 32+ URL-safe characters holding both a letter and a digit. That spares long
-# identifiers such as exception class names, which would otherwise read as "[secret]".
-_LONG_SECRET = re.compile(r"\b(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{32,}\b")
+# Token-like: 32+ URL-safe characters holding both a letter and a digit, and not a UUID.
+# That spares identifiers people need in logs (exception class names, event ids).
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
+_LONG_SECRET = re.compile(
+    rf"(?<![A-Za-z0-9_-])(?!{_UUID})(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])"
+    r"[A-Za-z0-9_-]{32,}(?![A-Za-z0-9_-])"
+)
 _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 
 _RESERVED = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
