@@ -66,10 +66,16 @@ class Feed:
     versions: dict[str, int] = field(default_factory=dict)
 
     async def bill_group(
-        self, bill_group_id: str, status: str = "active", tenant: str = TENANT, **extra: Any
+        self,
+        bill_group_id: str,
+        status: str = "active",
+        tenant: str = TENANT,
+        version: int | None = None,
+        **extra: Any,
     ) -> None:
-        version = self.versions.get(bill_group_id, 0) + 1
-        self.versions[bill_group_id] = version
+        if version is None:
+            version = self.versions.get(bill_group_id, 0) + 1
+        self.versions[bill_group_id] = max(version, self.versions.get(bill_group_id, 0))
         raw = {
             **EXAMPLES[(EventType.BILL_GROUP_STATE, 1)],
             "bill_group_id": bill_group_id,
