@@ -452,19 +452,16 @@ class AccessService:
             "created_at": now,
             "expires_at": expires_at,
         }
+        # A decoy does the same work (secrets, sealing, both inserts) and answers code tries
+        # like a real challenge, but never matches and owes no event: neither the answer nor
+        # its timing tells whether the address has access.
+        token, code = domain.new_secret(), domain.new_code()
+        link = f"{self.settings.portal_url(portal_key)}/verify/{token}"
+        sealed = seal(SignInSecret(link=link, code=code), self.settings.seal_keys)
+        token_hash = domain.hash_secret(token)
         if rule is None:
-            # A decoy answers code attempts exactly like a real challenge but never matches.
-            token_hash = None
-            challenge.update(
-                decoy=True,
-                code_hash=None,
-                rule_id=None,
-                has_outbox=False,
-                outbox=[],
-            )
+            challenge.update(decoy=True, code_hash=None, rule_id=None, has_outbox=False, outbox=[])
         else:
-            token, code = domain.new_secret(), domain.new_code()
-            link = f"{self.settings.portal_url(portal_key)}/verify/{token}"
             event = self._event(
                 portal,
                 SigninRequested(
@@ -473,10 +470,9 @@ class AccessService:
                     entity_id=portal.get("entity_id"),
                     email=email,
                     expires_at=expires_at,
-                    sealed=seal(SignInSecret(link=link, code=code), self.settings.seal_keys),
+                    sealed=sealed,
                 ),
             )
-            token_hash = domain.hash_secret(token)
             challenge.update(
                 decoy=False,
                 code_hash=domain.hash_code(challenge_id, code),
