@@ -51,8 +51,13 @@ def ensure_jars() -> Path:
 
 
 def _cluster_id() -> str:
-    # Kafka's Uuid text form: URL-safe base64 of 16 random bytes without padding.
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """Kafka's Uuid text form: URL-safe base64 of 16 random bytes without padding.
+
+    One starting with `-` would be read by StorageTool as an option, so draw again."""
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if candidate[0].isalnum():
+            return candidate
 
 
 def server_properties(port: int, controller_port: int, data_dir: Path) -> str:
