@@ -68,6 +68,8 @@ def create_app(
         },
         exception_handlers={HTTPException: error_handler},
         lifespan=[lifespan],
+        # Logging is configured once by the CLI (JSON lines); Litestar must not replace it.
+        logging_config=None,
         openapi_config=OpenAPIConfig(
             title="billing-view internal API", version="1.0.0", path="/internal/schema"
         ),
