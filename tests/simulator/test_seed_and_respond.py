@@ -9,7 +9,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from billing_simulator.cli import seed
-from billing_simulator.publish import Publisher, s3_client
+from billing_simulator.publish import Publisher, publish_new_invoice, s3_client
 from billing_simulator.respond import respond
 from billing_simulator.settings import Settings
 from portal_contracts import billing, portal
@@ -53,6 +53,12 @@ async def test_seed_then_respond(
     s3 = s3_client(settings)
     pdf = s3.get_object(Bucket=settings.documents_bucket, Key="demo/bg_globex/inv_globex_0024.pdf")
     assert pdf["Body"].read().startswith(b"%PDF")
+    added = await publish_new_invoice(settings, "bg_globex", 901)
+    assert added == {"invoice_id": "inv_globex_0901", "number": "NEW-2026-0901"}
+    new_pdf = s3.get_object(
+        Bucket=settings.documents_bucket, Key="demo/bg_globex/inv_globex_0901.pdf"
+    )
+    assert new_pdf["Body"].read().startswith(b"%PDF")
     # Seeding again publishes the same versions: idempotent for every projection.
     again = await seed(settings, "demo")
     assert again["bill_groups"] == seeded["bill_groups"]

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from billing_simulator import scenario
-from billing_simulator.publish import Publisher, upload
+from billing_simulator.publish import Publisher, publish_new_invoice, upload
 from billing_simulator.settings import Settings
 from portal_contracts.observability import configure_logging
 
@@ -58,17 +58,9 @@ async def stream(settings: Settings, args: argparse.Namespace) -> dict[str, Any]
 
 
 async def publish_invoice(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
-    event, asset = scenario.new_invoice(
-        args.bill_group,
-        args.seq,
-        tenant_id=args.tenant,
-        currency=args.currency,
-        documents_bucket=settings.documents_bucket,
+    return await publish_new_invoice(
+        settings, args.bill_group, args.seq, tenant_id=args.tenant, currency=args.currency
     )
-    await asyncio.to_thread(upload, settings, [asset])
-    async with Publisher(settings) as publisher:
-        await publisher.publish([event])
-    return {"invoice_id": event.aggregate_id, "number": event.payload.number}
 
 
 async def respond(settings: Settings) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 from aiokafka import AIOKafkaProducer
 
+from billing_simulator import scenario
 from billing_simulator.scenario import Asset
 from billing_simulator.settings import Settings
 from portal_contracts.codec import encode, headers_for
@@ -95,3 +96,25 @@ def upload(settings: Settings, assets: Iterable[Asset]) -> int:
         )
         count += 1
     return count
+
+
+async def publish_new_invoice(
+    settings: Settings,
+    bill_group_id: str,
+    seq: int,
+    *,
+    tenant_id: str = scenario.TENANT,
+    currency: str = "EUR",
+) -> dict[str, Any]:
+    """Upload a new open invoice's PDF, then publish it (what e2e tests watch appear)."""
+    event, asset = scenario.new_invoice(
+        bill_group_id,
+        seq,
+        tenant_id=tenant_id,
+        currency=currency,
+        documents_bucket=settings.documents_bucket,
+    )
+    await asyncio.to_thread(upload, settings, [asset])
+    async with Publisher(settings) as publisher:
+        await publisher.publish([event])
+    return {"invoice_id": event.aggregate_id, "number": event.payload.number}
