@@ -96,6 +96,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[lifespan],
         exception_handlers={ApiError: api_error, ValidationException: validation_error},
         openapi_config=OpenAPIConfig(title="portal access", version="1.0.0"),
+        # Litestar's default logging config would replace the JSON handler on the root logger.
+        logging_config=None,
     )
     app.state.service = service
     return app
