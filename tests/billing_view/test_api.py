@@ -130,7 +130,20 @@ async def test_invoices_page_newest_first_and_filter(client: AsyncTestClient[Any
         f"{BASE}/bg_globex/invoices", params={"status": "overdue"}, headers=AUTH
     )
     assert [i["status"] for i in overdue.json()["items"]] == ["overdue", "overdue"]
+    issued = await client.get(
+        f"{BASE}/bg_globex/invoices",
+        params={"status": "open,overdue", "limit": 100},
+        headers=AUTH,
+    )
+    assert sorted(i["status"] for i in issued.json()["items"]) == [
+        "open",
+        "open",
+        "overdue",
+        "overdue",
+    ]
     bad = await client.get(f"{BASE}/bg_globex/invoices", params={"status": "x"}, headers=AUTH)
+    assert bad.status_code == 400
+    bad = await client.get(f"{BASE}/bg_globex/invoices", params={"status": "open,x"}, headers=AUTH)
     assert bad.status_code == 400
     bad_cursor = await client.get(
         f"{BASE}/bg_globex/invoices", params={"cursor": "nope"}, headers=AUTH
@@ -219,7 +232,7 @@ async def test_queries_have_their_indexes(
         names = set((await storage.db[collection].index_information()).keys())
         assert {i.document["name"] for i in indexes} <= names, collection
     listing = storage.invoice_query(
-        "demo", "bg_globex", "open", InvoiceCursor("2026-11-01", "GLO-2026-0024", "x")
+        "demo", "bg_globex", ["open"], InvoiceCursor("2026-11-01", "GLO-2026-0024", "x")
     )
     list_plan = (
         await storage.db[INVOICES]

@@ -280,3 +280,31 @@ def test_add_bank_account_through_the_api(customer: httpx.Client) -> None:
     assert [(m["type"], m["last4"]) for m in added] == [("bank_account", "9876")]
     # Only the vault's token, brand, last4 (and expiry) left the gateway.
     assert "000123459876" not in answer.text
+
+
+def test_customers_never_see_draft_invoices(
+    customer: httpx.Client, bill_group: dict[str, Any], portal: DevPortal
+) -> None:
+    billing_view = f"http://127.0.0.1:{portal.ready['service_ports']['billing_view']}"
+    drafts = httpx.get(
+        f"{billing_view}/internal/v1/tenants/{bill_group['tenant_id']}"
+        f"/bill-groups/{bill_group['bill_group_id']}/invoices",
+        params={"status": "draft"},
+        headers={"Authorization": f"Bearer {portal.ready['internal_api_token']}"},
+    ).json()["items"]
+    assert drafts, "the demo scenario has a draft invoice in every bill group"
+    draft_id = drafts[0]["invoice_id"]
+
+    listed: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": 100}
+    while True:
+        page = customer.get("/api/portal/v1/invoices", params=params).json()
+        listed += page["items"]
+        if not page["next_cursor"]:
+            break
+        params["cursor"] = page["next_cursor"]
+    assert listed
+    assert "draft" not in {i["status"] for i in listed}
+    assert customer.get(f"/api/portal/v1/invoices/{draft_id}").status_code == 404
+    assert customer.get(f"/portal/invoices/{draft_id}/pdf").status_code == 404
+    assert "Draft" not in customer.get("/portal/invoices").text

@@ -201,13 +201,15 @@ class BillGroupController(Controller):
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
     ) -> dict[str, Any]:
         await self._bill_group(storage, tenant_id, bill_group_id)
-        if status is not None and status not in {s.value for s in InvoiceStatus}:
-            raise HTTPException(status_code=400, detail=f"unknown invoice status {status!r}")
+        statuses = None if status is None else status.split(",")
+        unknown = [s for s in statuses or () if s not in {v.value for v in InvoiceStatus}]
+        if unknown:
+            raise HTTPException(status_code=400, detail=f"unknown invoice status {unknown[0]!r}")
         try:
             after = None if cursor is None else InvoiceCursor.decode(cursor)
         except InvalidCursorError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from exc
-        docs = await storage.invoices(tenant_id, bill_group_id, status, after, limit + 1)
+        docs = await storage.invoices(tenant_id, bill_group_id, statuses, after, limit + 1)
         page, more = docs[:limit], len(docs) > limit
         next_cursor = None
         if more:

@@ -261,12 +261,12 @@ class Storage:
         self,
         tenant_id: str,
         bill_group_id: str,
-        status: str | None,
+        statuses: list[str] | None,
         after: InvoiceCursor | None,
     ) -> Doc:
         query: Doc = {"tenant_id": tenant_id, "bill_group_id": bill_group_id}
-        if status is not None:
-            query["current.status"] = status
+        if statuses is not None:
+            query["current.status"] = statuses[0] if len(statuses) == 1 else {"$in": statuses}
         if after is not None:
             query["$or"] = [
                 {"current.issue_date": {"$lt": after.issue_date}},
@@ -283,11 +283,11 @@ class Storage:
         self,
         tenant_id: str,
         bill_group_id: str,
-        status: str | None,
+        statuses: list[str] | None,
         after: InvoiceCursor | None,
         limit: int,
     ) -> list[Doc]:
-        query = self.invoice_query(tenant_id, bill_group_id, status, after)
+        query = self.invoice_query(tenant_id, bill_group_id, statuses, after)
         cursor = (
             self.db[INVOICES].find(query, {"current.state.lines": 0}).sort(_NEWEST).limit(limit)
         )

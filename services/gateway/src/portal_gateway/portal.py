@@ -18,7 +18,7 @@ from portal_contracts.portal import (
     PaymentMethodAddRequested,
 )
 from portal_gateway.changes import ChangePublisher, new_change_id, wait_until_visible
-from portal_gateway.clients import BillingViewClient, Session
+from portal_gateway.clients import BillingViewClient, NotFoundError, Session
 from portal_gateway.domain.forms import (
     parse_bank_account,
     parse_billing_profile,
@@ -29,7 +29,9 @@ from portal_gateway.domain.vault import PaymentVault, VaultRejectedError
 from portal_gateway.security import require_writable
 from portal_gateway.settings import Settings
 
-INVOICE_STATUSES = ("draft", "open", "overdue", "paid", "void")
+# A draft is the merchant's work in progress, not a bill: customers see issued invoices only
+# (the summary's outstanding balance ignores drafts for the same reason).
+INVOICE_STATUSES = ("open", "overdue", "paid", "void")
 
 
 class FormInvalidError(Exception):
@@ -74,13 +76,16 @@ class PortalService:
         self, session: Session, status: str | None, cursor: str | None, limit: int = 20
     ) -> dict[str, Any]:
         if status not in INVOICE_STATUSES:
-            status = None
+            status = ",".join(INVOICE_STATUSES)
         return await self.billing.invoices(
             session.tenant_id, session.bill_group_id, status, max(1, min(limit, 100)), cursor
         )
 
     async def invoice(self, session: Session, invoice_id: str) -> dict[str, Any]:
-        return await self.billing.invoice(session.tenant_id, session.bill_group_id, invoice_id)
+        invoice = await self.billing.invoice(session.tenant_id, session.bill_group_id, invoice_id)
+        if invoice.get("status") not in INVOICE_STATUSES:
+            raise NotFoundError("invoice")
+        return invoice
 
     async def activity(self, session: Session) -> list[dict[str, Any]]:
         return await self.billing.activity(session.tenant_id, session.bill_group_id)
