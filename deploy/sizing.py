@@ -62,8 +62,16 @@ def _document(event_type: EventType) -> tuple[str, dict[str, Any]]:
         payload, tenant_id="tenant_0001", aggregate_id=aggregate_id, aggregate_version=7
     )
     write = domain.state_write(event)
-    doc = {"_id": write.id, **write.fields, "updated_at": dt.datetime.now(dt.UTC)}
+    doc = {**write.document(), "updated_at": dt.datetime.now(dt.UTC)}
     return write.collection, doc
+
+
+def _field(doc: dict[str, Any], dotted: str) -> Any:
+    """An index key's value: index keys name nested fields (`current.status`)."""
+    value: Any = doc
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def _index_keys(collection: str) -> list[list[str]]:
@@ -80,7 +88,7 @@ def measure(event_type: EventType) -> Measured:
     collection, doc = _document(event_type)
     entry = 0
     for fields in _index_keys(collection):
-        entry += len(bson.encode({f: doc.get(f) for f in fields})) + INDEX_ENTRY_OVERHEAD
+        entry += len(bson.encode({f: _field(doc, f) for f in fields})) + INDEX_ENTRY_OVERHEAD
     payload_model = latest(event_type).model
     payload = payload_model.model_validate(EXAMPLES[(event_type, 1)])
     event = make_event(payload, tenant_id="tenant_0001", aggregate_id="x", aggregate_version=7)
