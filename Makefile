@@ -7,7 +7,8 @@ UV_VERSION := 0.13.9
 UV := $(CACHE)/tools/bin/uv
 RUN := $(UV) run --locked --no-sync
 PACKAGES := contracts/src services/access/src services/billing-view/src services/notifier/src \
-            services/gateway/src deploy/local/src tools/billing-simulator/src
+            services/gateway/src deploy/local/src tools/billing-simulator/src \
+            deploy/sizing.py deploy/k8s/kafka_resources.py bench
 
 .PHONY: dev test sync system stack-install lint typecheck unit-and-integration schemas clean-stack
 
