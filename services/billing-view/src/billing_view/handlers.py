@@ -67,6 +67,7 @@ def build_broker(settings: Settings, storage: Storage) -> KafkaBroker:
         settings.kafka_bootstrap,
         acks="all",
         client_id="billing-view",
+        security=settings.kafka_security(),
         logger=logging.getLogger("billing_view.faststream"),
         log_level=logging.DEBUG,
     )

@@ -48,6 +48,7 @@ async def replay_into(settings: Settings, database: str, batch: int = 1000) -> d
     await client.aconnect()
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
+        **settings.kafka_client_options(),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         client_id="billing-view-replay",

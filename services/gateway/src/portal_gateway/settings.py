@@ -25,7 +25,7 @@ class Settings(CommonSettings):
     # How long the gateway waits for billing-view to show a just-published change before
     # answering "saved, waiting for confirmation" anyway.
     change_visible_wait_seconds: float = 3.0
-    aws_endpoint_url: str | None = "http://127.0.0.1:5000"
+    aws_endpoint_url: str | None = "http://127.0.0.1:5055"
     aws_region: str = "eu-west-1"
     dev_mailbox_enabled: bool = False
     default_locale: str = "en_US"

@@ -214,7 +214,7 @@ def invoice_state(
 
 
 def demo(
-    aws_endpoint_url: str = "http://127.0.0.1:5000",
+    aws_endpoint_url: str = "http://127.0.0.1:5055",
     documents_bucket: str = "invoice-documents",
     logos_bucket: str = "brand-assets",
 ) -> Scenario:

@@ -11,7 +11,7 @@ from portal_contracts.topics import ConsumerGroup
 class Settings(CommonSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore")
 
-    aws_endpoint_url: str = "http://127.0.0.1:5000"
+    aws_endpoint_url: str = "http://127.0.0.1:5055"
     aws_region: str = "eu-west-1"
     documents_bucket: str = "invoice-documents"
     logos_bucket: str = "brand-assets"
