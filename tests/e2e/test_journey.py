@@ -15,13 +15,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from portal_gateway.domain.money import format_money
-from tests.support.portal import count_emails_to, wait_for_verify_link
+from tests.support.portal import count_emails_to, stored_document, wait_for_verify_link
 from tests.support.services import DevPortal
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -127,15 +126,7 @@ def test_staff_grants_customer_signs_in_and_loses_access(
     body = Path(download_info.value.path()).read_bytes()
     assert body.startswith(b"%PDF")
     details = context.request.get(f"{base}/api/portal/v1/invoices/{invoice['invoice_id']}").json()
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=aws,
-        region_name="eu-west-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    document = details["document"]
-    assert body == s3.get_object(Bucket=document["bucket"], Key=document["key"])["Body"].read()
+    assert body == stored_document(aws, details["document"])
 
     with _admin(portal) as admin:
         removed = admin.delete(f"{path}/rules/{rule.json()['id']}")

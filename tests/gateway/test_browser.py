@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -19,20 +18,12 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from portal_gateway.domain.money import format_money
 from tests.gateway.conftest import active_bill_group
-from tests.support.portal import wait_for_verify_link
+from tests.support.portal import stored_document, wait_for_verify_link
 from tests.support.services import DevPortal
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PHONE = ViewportSize(width=360, height=780)
 DESKTOP = ViewportSize(width=1280, height=900)
 
@@ -172,15 +163,7 @@ def test_customer_journey(browser: Browser, portal: DevPortal) -> None:
     assert body.startswith(b"%PDF")
     assert download.suggested_filename.endswith(".pdf")
     invoice = context.request.get(f"{base}/api/portal/v1/invoices/{invoice_id}").json()
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=aws,
-        region_name="eu-west-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    stored = s3.get_object(Bucket=invoice["document"]["bucket"], Key=invoice["document"]["key"])
-    assert body == stored["Body"].read()
+    assert body == stored_document(aws, invoice["document"])
 
     # Sign out: back on the sign-in page, and the portal is closed to this browser.
     page.get_by_role("button", name="Sign out").click()

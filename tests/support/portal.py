@@ -9,6 +9,7 @@ import time
 from email import policy
 from urllib.parse import urlsplit
 
+import boto3
 import httpx
 
 from portal_localstack.testing import sent_emails
@@ -99,3 +100,16 @@ def sign_in(gateway_url: str, portal_url: str, address: str, aws_endpoint: str) 
 def api_headers(client: httpx.Client) -> dict[str, str]:
     """What a JS client of the JSON API sends on mutating calls."""
     return {"x-csrftoken": client.cookies.get("csrftoken") or ""}
+
+
+def stored_document(aws_endpoint: str, document: dict[str, str]) -> bytes:
+    """The bytes upstream stored in S3 for an invoice's document reference."""
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=aws_endpoint,
+        region_name="eu-west-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    body: bytes = s3.get_object(Bucket=document["bucket"], Key=document["key"])["Body"].read()
+    return body

@@ -194,19 +194,7 @@ class SigninController(Controller):
     async def verify_page(
         self, request: Request[Any, Any, Any], gateway: Gateway, portal_key: str, token: str
     ) -> Template:
-        # Showing this page must not use the token: mail scanners fetch links with GET.
-        try:
-            _, branding = await self._portal(gateway, portal_key)
-        except NotFoundError:
-            return self._unknown(request, gateway)
-        return page(
-            request,
-            gateway.settings,
-            "verify.html",
-            branding=branding,
-            action=request.url.path,
-            preview=False,
-        )
+        return await self._confirm_page(request, gateway, portal_key, preview=False)
 
     @post("/verify/{token:str}", status_code=200, response_model=None)
     async def verify_link(
@@ -226,6 +214,13 @@ class SigninController(Controller):
         portal_key: str,
         preview_token: str,
     ) -> Template:
+        return await self._confirm_page(request, gateway, portal_key, preview=True)
+
+    async def _confirm_page(
+        self, request: Request[Any, Any, Any], gateway: Gateway, portal_key: str, *, preview: bool
+    ) -> Template:
+        # Showing this page must not use the token: mail scanners fetch links with GET; the
+        # page's button POSTs it.
         try:
             _, branding = await self._portal(gateway, portal_key)
         except NotFoundError:
@@ -236,7 +231,7 @@ class SigninController(Controller):
             "verify.html",
             branding=branding,
             action=request.url.path,
-            preview=True,
+            preview=preview,
         )
 
     @post("/preview/{preview_token:str}", status_code=200, response_model=None)
