@@ -196,6 +196,15 @@ def test_refusals_map_to_gone_for_once_good_links_and_forbidden_otherwise() -> N
 _field = st.sampled_from(["tenant", "bill_group", "staff", "exp", "nonce", "sig"])
 
 
+@pytest.mark.parametrize("junk", [" ", "\n", "\t", "_0", "\u00a0"])
+def test_an_expiry_with_whitespace_or_underscores_does_not_verify(junk: str) -> None:
+    p = params()
+    p["exp"] += junk
+    with pytest.raises(StaffLinkError) as caught:
+        verify(p, [SECRET], NOW)
+    assert caught.value.reason in (Refusal.MALFORMED, Refusal.BAD_SIGNATURE)
+
+
 @given(field=_field, junk=st.text(min_size=1, max_size=40))
 def test_no_single_field_edit_ever_verifies(field: str, junk: str) -> None:
     p = params()

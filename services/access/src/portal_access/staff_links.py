@@ -31,6 +31,9 @@ _NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 _EMAIL = re.compile(r"[^\s@,;]{1,64}@[a-z0-9.-]{1,255}")
 _SIG = re.compile(r"[A-Za-z0-9_-]{43}")
+# Plain digits only: int() would also take " 17", "17\n" or "1_7", letting an edited link
+# verify as the original.
+_EXP = re.compile(r"[0-9]{1,12}")
 
 
 class Scope(StrEnum):
@@ -168,10 +171,10 @@ def parse(params: Mapping[str, str]) -> tuple[StaffGrant, str]:
     if has_group == has_account:
         raise StaffLinkError(Refusal.MALFORMED)
     scope = Scope.BILL_GROUP if has_group else Scope.ACCOUNT
-    try:
-        expires_at = int(params.get("exp", ""))
-    except ValueError:
-        raise StaffLinkError(Refusal.MALFORMED) from None
+    raw_expiry = params.get("exp", "")
+    if not _EXP.fullmatch(raw_expiry):
+        raise StaffLinkError(Refusal.MALFORMED)
+    expires_at = int(raw_expiry)
     sig = params.get("sig", "")
     if not _SIG.fullmatch(sig):
         raise StaffLinkError(Refusal.MALFORMED)

@@ -44,12 +44,12 @@ class Session:
     expires_at: str
 
 
-def _seg(value: str) -> str:
+def quote_segment(value: str) -> str:
     """Path segments from users or sessions are quoted so they cannot add path parts."""
     return quote(value, safe="")
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
+def json_object(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError as exc:
@@ -60,7 +60,7 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 
 def _refusal(response: httpx.Response) -> ApiError:
-    body = _json(response)
+    body = json_object(response)
     return ApiError(response.status_code, str(body.get("error", "error")), body)
 
 
@@ -83,7 +83,7 @@ class AccessClient:
         self.http = http
 
     async def portal(self, portal_key: str) -> Portal:
-        response = await self._call("GET", f"/internal/v1/portals/{_seg(portal_key)}")
+        response = await self._call("GET", f"/internal/v1/portals/{quote_segment(portal_key)}")
         if response.status_code == 404:
             raise NotFoundError("portal")
         body = self._ok(response)
@@ -155,7 +155,7 @@ class AccessClient:
     def _ok(response: httpx.Response) -> dict[str, Any]:
         if response.status_code >= 300:
             raise UpstreamError(f"access {response.request.url.path} -> {response.status_code}")
-        return _json(response)
+        return json_object(response)
 
 
 class BillingViewClient:
@@ -163,7 +163,8 @@ class BillingViewClient:
         self.http = http
 
     def _base(self, tenant_id: str, bill_group_id: str) -> str:
-        return f"/internal/v1/tenants/{_seg(tenant_id)}/bill-groups/{_seg(bill_group_id)}"
+        tenant, bill_group = quote_segment(tenant_id), quote_segment(bill_group_id)
+        return f"/internal/v1/tenants/{tenant}/bill-groups/{bill_group}"
 
     async def get(
         self,
@@ -181,7 +182,7 @@ class BillingViewClient:
             raise NotFoundError(path)
         if response.status_code >= 300:
             raise UpstreamError(f"billing-view {path} -> {response.status_code}")
-        return _json(response)
+        return json_object(response)
 
     async def overview(self, tenant_id: str, bill_group_id: str) -> dict[str, Any]:
         return await self.get(tenant_id, bill_group_id, "/overview")
@@ -199,7 +200,7 @@ class BillingViewClient:
         self, tenant_id: str, bill_group_id: str, payment_method_id: str
     ) -> dict[str, Any]:
         return await self.get(
-            tenant_id, bill_group_id, f"/payment-methods/{_seg(payment_method_id)}"
+            tenant_id, bill_group_id, f"/payment-methods/{quote_segment(payment_method_id)}"
         )
 
     async def invoices(
@@ -218,7 +219,7 @@ class BillingViewClient:
         return await self.get(tenant_id, bill_group_id, "/invoices", params)
 
     async def invoice(self, tenant_id: str, bill_group_id: str, invoice_id: str) -> dict[str, Any]:
-        return await self.get(tenant_id, bill_group_id, f"/invoices/{_seg(invoice_id)}")
+        return await self.get(tenant_id, bill_group_id, f"/invoices/{quote_segment(invoice_id)}")
 
     async def activity(
         self, tenant_id: str, bill_group_id: str, limit: int = 50
@@ -227,7 +228,7 @@ class BillingViewClient:
         return list(body["items"])
 
     async def change(self, tenant_id: str, bill_group_id: str, change_id: str) -> dict[str, Any]:
-        return await self.get(tenant_id, bill_group_id, f"/changes/{_seg(change_id)}")
+        return await self.get(tenant_id, bill_group_id, f"/changes/{quote_segment(change_id)}")
 
     async def healthy(self) -> bool:
         return (await self.http.get("/healthz")).status_code == 200

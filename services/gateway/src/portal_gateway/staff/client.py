@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
-from portal_gateway.clients import NotFoundError, UpstreamError
+from portal_gateway.clients import NotFoundError, UpstreamError, json_object, quote_segment
 from portal_gateway.staff.session import Scope, StaffSession
 
 
@@ -35,22 +34,8 @@ class Grant:
     staff_email: str
 
 
-def _seg(value: str) -> str:
-    return quote(value, safe="")
-
-
-def _body(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise UpstreamError(f"access {response.request.url.path}: not a JSON object")
-    return body
-
-
 def _refused(response: httpx.Response) -> RefusedError:
-    body = _body(response)
+    body = json_object(response)
     return RefusedError(
         response.status_code,
         str(body.get("error", "error")),
@@ -90,7 +75,8 @@ class StaffAccessClient:
             raise UpstreamError("staff-link answer without its grant") from exc
 
     async def account_portals(self, tenant_id: str, account_id: str) -> dict[str, Any]:
-        path = f"/internal/v1/tenants/{_seg(tenant_id)}/accounts/{_seg(account_id)}/portals"
+        tenant, account = quote_segment(tenant_id), quote_segment(account_id)
+        path = f"/internal/v1/tenants/{tenant}/accounts/{account}/portals"
         response = await self._send(self.internal, "GET", path)
         if response.status_code == 404:
             raise NotFoundError("account")
@@ -105,7 +91,7 @@ class StaffAccessClient:
         json: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """One admin API call as the staff member; access audits it under `session.actor`."""
-        path = f"/api/admin/v1/bill-groups/{_seg(bill_group_id)}/portal{suffix}"
+        path = f"/api/admin/v1/bill-groups/{quote_segment(bill_group_id)}/portal{suffix}"
         if session.api_key is not None:
             client = self.plain
             headers = {"Authorization": f"Bearer {session.api_key}"}
@@ -141,4 +127,4 @@ class StaffAccessClient:
     def _ok(response: httpx.Response) -> dict[str, Any]:
         if response.status_code >= 300:
             raise UpstreamError(f"access {response.request.url.path} -> {response.status_code}")
-        return _body(response)
+        return json_object(response)
