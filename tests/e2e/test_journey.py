@@ -21,20 +21,14 @@ from playwright.sync_api import Browser, Page, expect
 
 from portal_gateway.domain.money import format_money
 from tests.support.portal import count_emails_to, stored_document, wait_for_verify_link
-from tests.support.services import DevPortal
+from tests.support.services import DevPortal, active_bill_group
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 
 def _journey_bill_group(portal: DevPortal) -> dict[str, Any]:
     """The last active demo bill group: the gateway and staff suites use the first ones."""
-    links = {bg["bill_group_id"]: bg for bg in portal.ready["bill_groups"]}
-    active = [
-        {**bg, **links[bg["bill_group_id"]]}
-        for bg in portal.ready["seeded"]["bill_groups"]
-        if bg["contract_status"] == "active"
-    ]
-    return active[-1]
+    return active_bill_group(portal, -1)
 
 
 def _admin(portal: DevPortal) -> httpx.Client:

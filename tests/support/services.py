@@ -106,3 +106,25 @@ def shared_dev_portal() -> DevPortal:
                     raise
             _shared = portal
         return _shared
+
+
+def active_bill_group(portal: DevPortal, index: int) -> dict[str, Any]:
+    """The index-th demo bill group with an active contract (suites pick different ones so
+    that their changes never meet), with its portal link as it is NOW: the staff suite
+    rotates links, so the one printed at start may have stopped working."""
+    import httpx
+
+    links = {bg["bill_group_id"]: bg for bg in portal.ready["bill_groups"]}
+    active = [
+        {**bg, **links[bg["bill_group_id"]]}
+        for bg in portal.ready["seeded"]["bill_groups"]
+        if bg["contract_status"] == "active"
+    ]
+    chosen = active[index]
+    current = httpx.get(
+        f"{portal.ready['gateway_url']}/api/admin/v1/bill-groups/{chosen['bill_group_id']}/portal",
+        headers={"Authorization": f"Bearer {portal.ready['admin_api_key']}"},
+        timeout=30,
+    )
+    current.raise_for_status()
+    return {**chosen, "portal_url": current.json()["portal_url"]}
