@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from billing_simulator import scenario  # noqa: E402
 from billing_simulator.publish import Publisher  # noqa: E402
 from billing_simulator.settings import Settings  # noqa: E402
-from portal_localstack.testing import sent_emails  # noqa: E402
+from portal_localstack.aws import sent_emails  # noqa: E402
 from tests.support.portal import csrf_field, sign_in  # noqa: E402
 from tests.support.services import DevPortal  # noqa: E402
 

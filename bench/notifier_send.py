@@ -39,10 +39,10 @@ from portal_contracts.codec import encode, headers_for, make_event
 from portal_contracts.portal import SigninRequested
 from portal_contracts.sealing import DEV_SEAL_KEY, SignInSecret, seal
 from portal_contracts.topics import TOPICS, Topic
+from portal_localstack.aws import AWS_REGION, SENDER_DOMAIN, prepare_aws
 from portal_localstack.kafka import create_topics
 from portal_localstack.ports import free_port
 from portal_localstack.stack import LocalStack, Ports
-from portal_localstack.testing import AWS_REGION, SENDER_DOMAIN, prepare_aws
 from portal_notifier.domain import Branding
 from portal_notifier.rendering import build_mime, render_signin
 

@@ -27,9 +27,10 @@ from cryptography.fernet import Fernet
 from pymongo import MongoClient
 
 from portal_contracts.topics import TOPICS
+from portal_localstack.aws import SENDER_DOMAIN
 from portal_localstack.kafka import create_topics
 from portal_localstack.ports import free_port
-from portal_localstack.testing import SENDER_DOMAIN, StackHandle
+from portal_localstack.testing import StackHandle
 
 from .conftest import SERVICES, ServiceInfo
 from .test_images import DOCKERFILES, entrypoint, env_of, parse

@@ -19,7 +19,8 @@ from portal_contracts.codec import decode, encode, headers_for, make_event
 from portal_contracts.examples import EXAMPLES
 from portal_contracts.registry import EventType
 from portal_contracts.topics import TOPICS, Topic
-from portal_localstack.testing import AWS_REGION, SENDER_DOMAIN, Isolation, StackHandle, sent_emails
+from portal_localstack.aws import AWS_REGION, SENDER_DOMAIN, sent_emails
+from portal_localstack.testing import Isolation, StackHandle
 
 pytestmark = pytest.mark.integration
 

@@ -28,7 +28,8 @@ from portal_contracts.envelope import Envelope
 from portal_contracts.portal import SigninRequested
 from portal_contracts.sealing import DEV_SEAL_KEY, SignInSecret, seal
 from portal_contracts.topics import Topic
-from portal_localstack.testing import AWS_REGION, Isolation, StackHandle, sent_emails
+from portal_localstack.aws import AWS_REGION, sent_emails
+from portal_localstack.testing import Isolation, StackHandle
 from portal_notifier.app import create_app
 from portal_notifier.settings import Settings
 

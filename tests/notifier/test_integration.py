@@ -10,7 +10,8 @@ from pymongo import AsyncMongoClient
 
 from portal_contracts.codec import decode
 from portal_contracts.topics import Topic
-from portal_localstack.testing import SENDER_DOMAIN, Isolation, StackHandle
+from portal_localstack.aws import SENDER_DOMAIN
+from portal_localstack.testing import Isolation, StackHandle
 from portal_notifier import cli
 from tests.notifier.conftest import (
     LOGO_URL,

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import boto3
 import httpx
 
-from portal_localstack.testing import sent_emails
+from portal_localstack.aws import sent_emails
 
 _CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
 _VERIFY_LINK = re.compile(r"https?://[^\s\"'<>]+/p/[A-Za-z0-9_-]+/verify/[A-Za-z0-9_-]+")

@@ -26,10 +26,10 @@ from typing import IO, Any
 import httpx
 from cryptography.fernet import Fernet
 
+from portal_localstack.aws import AWS_REGION, prepare_aws
 from portal_localstack.ports import free_port
 from portal_localstack.process import ManagedProcess, ServerDiedError, log_tail
 from portal_localstack.stack import LocalStack, Ports
-from portal_localstack.testing import AWS_REGION, prepare_aws
 
 COLOURS = {
     "access": "\033[36m",

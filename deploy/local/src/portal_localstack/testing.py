@@ -17,19 +17,15 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
-import boto3
-import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
 from portal_contracts.topics import TOPICS
+from portal_localstack.aws import AWS_REGION, prepare_aws
 from portal_localstack.kafka import create_topics
 from portal_localstack.moto import MotoServer
 from portal_localstack.ports import free_port
 from portal_localstack.stack import Endpoints, LocalStack, Ports, stack_root
-
-SENDER_DOMAIN = "portal.example.com"
-AWS_REGION = "eu-west-1"
 
 
 @dataclass
@@ -108,18 +104,6 @@ def _remove(local: LocalStack) -> None:
     shutil.rmtree(local.base, ignore_errors=True)
 
 
-def prepare_aws(endpoint_url: str) -> None:
-    """Verify the portal's sender domain in moto (SES rejects unverified senders)."""
-    ses = boto3.client(
-        "sesv2",
-        endpoint_url=endpoint_url,
-        region_name=AWS_REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 - moto's fixed fake credentials
-    )
-    ses.create_email_identity(EmailIdentity=SENDER_DOMAIN)
-
-
 @dataclass(frozen=True)
 class Isolation:
     """Names private to one test: a topic prefix and a database-name prefix."""
@@ -153,13 +137,3 @@ async def mongo(stack: StackHandle) -> AsyncIterator[AsyncMongoClient[dict[str, 
     await client.aconnect()
     yield client
     await client.close()
-
-
-def sent_emails(endpoint: str) -> list[dict[str, object]]:
-    """Every message moto's SES has accepted (Simple and Raw), oldest first."""
-    data = httpx.get(f"{endpoint}/moto-api/data.json", timeout=5).json()
-    ses = data.get("ses", {})
-    messages: list[dict[str, object]] = []
-    for kind in ("Message", "RawMessage"):
-        messages.extend(ses.get(kind, []))
-    return messages
