@@ -108,47 +108,34 @@ class SigninController(Controller):
             portal, branding = await self._portal(gateway, portal_key)
         except NotFoundError:
             return self._unknown(request, gateway)
-        local, at, domain = email.partition("@")
-        if not (local and at and "." in domain and " " not in email and len(email) <= 254):
+
+        def refused(status: int, message: str) -> Template:
             return page(
                 request,
                 gateway.settings,
                 "signin.html",
-                status_code=400,
+                status_code=status,
                 branding=branding,
                 portal_key=portal_key,
                 values={"email": email},
-                errors={"email": "Enter an email address like name@company.com."},
+                errors={"email": message},
             )
+
+        local, at, domain = email.partition("@")
+        if not (local and at and "." in domain and " " not in email and len(email) <= 254):
+            return refused(400, "Enter an email address like name@company.com.")
         client_ip = request.client.host if request.client else "unknown"
         try:
             pending_id = await gateway.access.request_signin(portal_key, email, client_ip)
         except ApiError as exc:
             if exc.status == 429:
                 minutes = _minutes(exc.body.get("retry_after_seconds"))
-                return page(
-                    request,
-                    gateway.settings,
-                    "signin.html",
-                    status_code=429,
-                    branding=branding,
-                    portal_key=portal_key,
-                    values={"email": email},
-                    errors={
-                        "email": "Too many sign-in requests. Try again in "
-                        f"{minutes} minute{'s' if minutes != 1 else ''}."
-                    },
+                return refused(
+                    429,
+                    "Too many sign-in requests. Try again in "
+                    f"{minutes} minute{'s' if minutes != 1 else ''}.",
                 )
-            return page(
-                request,
-                gateway.settings,
-                "signin.html",
-                status_code=400,
-                branding=branding,
-                portal_key=portal_key,
-                values={"email": email},
-                errors={"email": str(exc.body.get("message") or "Check the email address.")},
-            )
+            return refused(400, str(exc.body.get("message") or "Check the email address."))
         return page(
             request,
             gateway.settings,
