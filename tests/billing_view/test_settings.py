@@ -3,7 +3,8 @@
 import pytest
 from pydantic import ValidationError
 
-from billing_view.settings import DEV_INTERNAL_API_TOKEN, Settings
+from billing_view.settings import Settings
+from portal_contracts.settings import DEV_INTERNAL_API_TOKEN
 
 
 def test_local_defaults() -> None:

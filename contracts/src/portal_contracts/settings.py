@@ -12,6 +12,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from portal_contracts.topics import Topic
 
+# The service-to-service token of a local stack. gateway, access and billing-view must agree
+# on it, so it lives here once; each service refuses it when ENVIRONMENT=production.
+DEV_INTERNAL_API_TOKEN = "dev-internal-token"  # noqa: S105 - dev-only, refused in production
+
 
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore")

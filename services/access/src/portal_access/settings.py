@@ -7,9 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from portal_contracts.sealing import DEV_SEAL_KEY
-from portal_contracts.settings import CommonSettings
-
-DEV_INTERNAL_TOKEN = "dev-internal-token"  # noqa: S105 - dev-only, refused in production
+from portal_contracts.settings import DEV_INTERNAL_API_TOKEN, CommonSettings
 
 
 class Settings(CommonSettings):
@@ -17,7 +15,7 @@ class Settings(CommonSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8010
     mongodb_database: str = "access"
-    internal_api_token: str = DEV_INTERNAL_TOKEN
+    internal_api_token: str = DEV_INTERNAL_API_TOKEN
     # Comma-separated Fernet keys, newest first; shared with the notifier only.
     seal_keys: str = DEV_SEAL_KEY
     portal_public_url: str = "http://127.0.0.1:8000"
@@ -39,7 +37,7 @@ class Settings(CommonSettings):
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> Settings:
         if self.environment == "production":
-            if self.internal_api_token == DEV_INTERNAL_TOKEN:
+            if self.internal_api_token == DEV_INTERNAL_API_TOKEN:
                 raise ValueError("INTERNAL_API_TOKEN must be set in production")
             if DEV_SEAL_KEY in [k.strip() for k in self.seal_keys.split(",")]:
                 raise ValueError("SEAL_KEYS must not contain the dev-only key in production")

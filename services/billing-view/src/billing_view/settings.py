@@ -7,10 +7,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from portal_contracts.settings import CommonSettings
+from portal_contracts.settings import DEV_INTERNAL_API_TOKEN, CommonSettings
 from portal_contracts.topics import ConsumerGroup, dead_letter_topic
-
-DEV_INTERNAL_API_TOKEN = "dev-internal-token"  # noqa: S105 - refused in production below
 
 
 class Settings(CommonSettings):

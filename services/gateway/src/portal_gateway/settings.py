@@ -6,9 +6,8 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from portal_contracts.settings import CommonSettings
+from portal_contracts.settings import DEV_INTERNAL_API_TOKEN, CommonSettings
 
-DEV_INTERNAL_TOKEN = "dev-internal-token"  # noqa: S105 - refused in production below
 DEV_CSRF_SECRET = "dev-csrf-secret-change-me-0123456789"  # noqa: S105 - refused in production
 
 
@@ -16,7 +15,7 @@ class Settings(CommonSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     environment: Literal["local", "production"] = "local"
-    internal_api_token: str = DEV_INTERNAL_TOKEN
+    internal_api_token: str = DEV_INTERNAL_API_TOKEN
     access_url: str = "http://127.0.0.1:8010"
     billing_view_url: str = "http://127.0.0.1:8020"
     # Per-call budget for access and billing-view; a page makes at most a few such calls.
@@ -38,7 +37,7 @@ class Settings(CommonSettings):
     @model_validator(mode="after")
     def _refuse_dev_values_in_production(self) -> Settings:
         if self.environment == "production":
-            if self.internal_api_token == DEV_INTERNAL_TOKEN:
+            if self.internal_api_token == DEV_INTERNAL_API_TOKEN:
                 raise ValueError("INTERNAL_API_TOKEN must be set in production")
             if self.csrf_secret == DEV_CSRF_SECRET:
                 raise ValueError("CSRF_SECRET must be set in production")
