@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, TypeVar, cast
+from typing import Annotated, Generic, TypeVar, cast
 from uuid import UUID, uuid4
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -58,7 +58,3 @@ def new_envelope(
         correlation_id=correlation_id,
         payload=payload,
     )
-
-
-def envelope_header(raw: dict[str, Any]) -> tuple[str, int]:
-    return str(raw.get("type")), int(raw.get("schema_version", 0))

@@ -184,7 +184,3 @@ for _group in ConsumerGroup:
         f"Messages the {_group.value} consumer group could not handle, with the error in headers.",
         (_group.value,),
     )
-
-
-def topics_consumed_by(group: ConsumerGroup) -> list[str]:
-    return [spec.name for spec in TOPICS.values() if group in spec.consumers]

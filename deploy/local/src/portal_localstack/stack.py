@@ -124,13 +124,5 @@ class LocalStack:
         self.kafka.wait_ready()
 
 
-def read_endpoints(name: str = "dev") -> Endpoints | None:
-    path = cache_dir() / "stack" / name / "endpoints.json"
-    if not path.exists():
-        return None
-    data = json.loads(path.read_text())
-    return Endpoints(data["kafka_bootstrap"], data["mongodb_uri"], data["aws_endpoint_url"])
-
-
 def stack_root(name: str) -> Path:
     return cache_dir() / "stack" / name
