@@ -6,9 +6,9 @@ CACHE := .cache
 UV_VERSION := 0.13.9
 UV := $(CACHE)/tools/bin/uv
 RUN := $(UV) run --locked --no-sync
-PACKAGES := contracts/src services/access/src services/billing-view/src services/notifier/src \
+PACKAGES := contracts/src kit/src services/access/src services/billing-view/src services/notifier/src \
             services/gateway/src deploy/local/src tools/billing-simulator/src \
-            deploy/sizing.py deploy/k8s/kafka_resources.py bench
+            deploy/sizing.py deploy/k8s/kafka_resources.py bench tools/check_script_imports.py
 
 .PHONY: dev test sync system stack-install lint typecheck unit-and-integration schemas clean-stack
 
@@ -32,6 +32,7 @@ dev: system sync
 lint: sync
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) lint-imports
 
 typecheck: sync
 	$(RUN) mypy $(PACKAGES) tests

@@ -41,8 +41,8 @@ from portal_contracts.billing import BillGroupState
 from portal_contracts.codec import encode, headers_for, make_event
 from portal_contracts.examples import EXAMPLES
 from portal_contracts.registry import EventType
-from portal_contracts.sealing import DEV_SEAL_KEY, unseal
 from portal_contracts.topics import TOPICS, Topic
+from portal_kit.sealing import DEV_SEAL_KEY, unseal
 from portal_localstack.kafka import create_topics
 from portal_localstack.ports import free_port
 from portal_localstack.stack import LocalStack, Ports
@@ -66,7 +66,7 @@ def serve_baseline(port: int) -> None:
     from litestar import Litestar, post
     from pymongo import AsyncMongoClient
 
-    from portal_contracts.service import serve
+    from portal_kit.serving import serve
 
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         os.environ["MONGODB_URI"], connect=False

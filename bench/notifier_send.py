@@ -37,8 +37,9 @@ from pymongo import AsyncMongoClient
 
 from portal_contracts.codec import encode, headers_for, make_event
 from portal_contracts.portal import SigninRequested
-from portal_contracts.sealing import DEV_SEAL_KEY, SignInSecret, seal
+from portal_contracts.sealing import SignInSecret
 from portal_contracts.topics import TOPICS, Topic
+from portal_kit.sealing import DEV_SEAL_KEY, seal
 from portal_localstack.aws import AWS_REGION, SENDER_DOMAIN, prepare_aws
 from portal_localstack.kafka import create_topics
 from portal_localstack.ports import free_port

@@ -14,9 +14,10 @@ ENV UV_COMPILE_BYTECODE=1 \
 RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /src
 # uv resolves the whole workspace from the lock, so every member's pyproject.toml must be
-# present; only this service and portal-contracts are installed.
+# present; only this service, portal-contracts and portal-kit are installed.
 COPY pyproject.toml uv.lock ./
 COPY contracts/pyproject.toml contracts/
+COPY kit/pyproject.toml kit/
 COPY services/access/pyproject.toml services/access/
 COPY services/billing-view/pyproject.toml services/billing-view/
 COPY services/notifier/pyproject.toml services/notifier/
@@ -26,6 +27,7 @@ COPY tools/billing-simulator/pyproject.toml tools/billing-simulator/
 # Third-party dependencies first: this layer survives source-only changes.
 RUN uv sync --locked --no-dev --no-install-workspace --package portal-access
 COPY contracts/ contracts/
+COPY kit/ kit/
 COPY services/access/ services/access/
 RUN uv sync --locked --no-dev --no-editable --package portal-access
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,10 +17,11 @@ from portal_access.settings import Settings
 from portal_contracts.billing import BillGroupState
 from portal_contracts.codec import encode, headers_for, make_event
 from portal_contracts.examples import EXAMPLES
-from portal_contracts.observability import JsonFormatter
 from portal_contracts.registry import EventType
 from portal_contracts.topics import Topic
+from portal_kit.observability import JsonFormatter
 from portal_localstack.testing import Isolation, StackHandle
+from tests.support.waiting import eventually
 
 INTERNAL = {"Authorization": "Bearer dev-internal-token"}
 TENANT = "demo"
@@ -47,14 +48,6 @@ class LogCapture(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(self.format(record))
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
 
 
 @dataclass

@@ -10,7 +10,8 @@ import pytest
 from portal_contracts.codec import decode
 from portal_contracts.topics import Topic
 from portal_localstack.testing import Isolation, StackHandle
-from tests.access.conftest import INTERNAL, Access, Feed, eventually, read_topic
+from tests.access.conftest import INTERNAL, Access, Feed, read_topic
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,8 @@ from portal_contracts.codec import decode
 from portal_contracts.topics import Topic
 from portal_localstack.ports import free_port
 from portal_localstack.testing import Isolation, StackHandle
-from tests.access.conftest import TENANT, Feed, eventually, read_topic
+from tests.access.conftest import TENANT, Feed, read_topic
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

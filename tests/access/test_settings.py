@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from portal_access.settings import Settings
-from portal_contracts.sealing import DEV_SEAL_KEY, new_key
+from portal_kit.sealing import DEV_SEAL_KEY, new_key
 
 
 def test_local_defaults() -> None:

@@ -11,18 +11,11 @@ from pymongo import AsyncMongoClient
 
 from portal_contracts.codec import decode
 from portal_contracts.envelope import utc_now
-from portal_contracts.sealing import unseal
 from portal_contracts.topics import Topic
+from portal_kit.sealing import unseal
 from portal_localstack.testing import Isolation, StackHandle
-from tests.access.conftest import (
-    INTERNAL,
-    Access,
-    Feed,
-    eventually,
-    make_access,
-    read_topic,
-    settings_for,
-)
+from tests.access.conftest import INTERNAL, Access, Feed, make_access, read_topic, settings_for
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from billing_view.settings import Settings
-from portal_contracts.settings import DEV_INTERNAL_API_TOKEN
+from portal_kit.settings import DEV_INTERNAL_API_TOKEN
 
 
 def test_local_defaults() -> None:

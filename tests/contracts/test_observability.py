@@ -5,7 +5,7 @@ import secrets
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal_contracts.observability import JsonFormatter, mask_email, scrub
+from portal_kit.observability import JsonFormatter, mask_email, scrub
 
 
 def test_tokens_cards_and_emails_are_scrubbed_but_words_are_not() -> None:

@@ -174,7 +174,7 @@ def test_builder_stage_installs_only_the_service_and_its_entry_point(
         for p in (venv / "lib").glob("python3*/site-packages/*.dist-info")
     }
     assert service.module in installed
-    assert "portal_contracts" in installed
+    assert {"portal_contracts", "portal_kit"} <= installed
     others = {s.module for s in SERVICES.values()} - {service.module}
     assert not installed & (others | {"portal_localstack", "billing_simulator"})
     assert not installed & {"pytest", "moto", "mypy", "ruff", "hypothesis"}

@@ -5,7 +5,7 @@ from faststream.kafka.security import parse_security
 from faststream.security import SASLScram512
 from pydantic import ValidationError
 
-from portal_contracts.settings import CommonSettings
+from portal_kit.settings import CommonSettings
 
 
 def test_local_stack_default_is_plaintext_without_security() -> None:

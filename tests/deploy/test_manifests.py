@@ -20,9 +20,9 @@ import kubernetes_validate
 import pytest
 from pydantic_settings import BaseSettings
 
-from portal_contracts import service as service_kit
-from portal_contracts.settings import CommonSettings
 from portal_contracts.topics import TOPICS, ConsumerGroup, dead_letter_topic
+from portal_kit import serving as service_kit
+from portal_kit.settings import CommonSettings
 
 from .conftest import K8S, OVERLAYS, SERVICES, ServiceInfo
 
@@ -472,7 +472,7 @@ def our_metric_names() -> set[str]:
     from prometheus_client import REGISTRY
 
     for module in (
-        "portal_contracts.service",
+        "portal_kit.ops",
         "portal_access.handlers",
         "portal_access.outbox",
         "billing_view.metrics",

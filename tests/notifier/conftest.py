@@ -7,7 +7,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,12 +26,14 @@ from portal_contracts.billing import BillGroupState, EntityState, Logo
 from portal_contracts.codec import encode, headers_for, make_event
 from portal_contracts.envelope import Envelope
 from portal_contracts.portal import SigninRequested
-from portal_contracts.sealing import DEV_SEAL_KEY, SignInSecret, seal
+from portal_contracts.sealing import SignInSecret
 from portal_contracts.topics import Topic
+from portal_kit.sealing import DEV_SEAL_KEY, seal
 from portal_localstack.aws import AWS_REGION, sent_emails
 from portal_localstack.testing import Isolation, StackHandle
 from portal_notifier.app import create_app
 from portal_notifier.settings import Settings
+from tests.support.waiting import eventually
 
 LOGO_URL = "https://cdn.example/acme-logo.png"
 
@@ -161,16 +163,6 @@ def emails_to(stack: StackHandle, recipient: str) -> list[EmailMessage]:
             if isinstance(parsed, EmailMessage) and parsed["To"] == recipient:
                 found.append(parsed)
     return found
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], within: float = 60.0, what: str = "condition"
-) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} not reached within {within}s")
-        await asyncio.sleep(0.1)
 
 
 async def wait_for_emails(

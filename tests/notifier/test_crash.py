@@ -23,12 +23,12 @@ from portal_localstack.testing import Isolation, StackHandle
 from tests.notifier.conftest import (
     FaultProxy,
     emails_to,
-    eventually,
     producer,
     publish,
     signin_event,
     wait_for_emails,
 )
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -18,7 +18,6 @@ from tests.notifier.conftest import (
     FaultProxy,
     branding_events,
     emails_to,
-    eventually,
     notifier_settings,
     parts,
     producer,
@@ -28,6 +27,7 @@ from tests.notifier.conftest import (
     signin_event,
     wait_for_emails,
 )
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

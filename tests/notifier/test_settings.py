@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from portal_contracts.sealing import DEV_SEAL_KEY, new_key
+from portal_kit.sealing import DEV_SEAL_KEY, new_key
 from portal_notifier.settings import Settings
 
 

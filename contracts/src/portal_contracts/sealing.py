@@ -1,52 +1,18 @@
-"""The verification link and code travel through Kafka sealed, never in plaintext.
+"""The sealed sign-in secret: what `signin.requested.sealed_secret` holds once opened.
 
-access seals `{link, code}` with `SEAL_KEY` (a Fernet key: AES-128-CBC + HMAC-SHA256, with a
-timestamp); only the notifier, which holds the same key, can open it. Keys rotate with
-`SEAL_KEYS` (comma-separated, newest first): the first seals, all of them open.
+access seals this document and only the notifier can open it (the plaintext link and code
+never travel through Kafka). On the wire the field is a Fernet token (AES-128-CBC +
+HMAC-SHA256 with a timestamp, URL-safe base64) whose plaintext is this model as JSON. The
+crypto lives in the runtime kit (`portal_kit.sealing`); this module is the format.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-
-# Dev-only key shared by access and the notifier so that the local stack works out of the box;
-# both services refuse to start with it when ENVIRONMENT=production.
-DEV_SEAL_KEY = "qdGYSI5lHNEAR7FRXikCJeqj8eCONbEiTn3p3VbO3fM="
+from pydantic import BaseModel, ConfigDict
 
 
-class SealError(ValueError):
-    """The sealed value was tampered with, expired, or sealed with an unknown key."""
+class SignInSecret(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-
-@dataclass(frozen=True)
-class SignInSecret:
     link: str
     code: str
-
-
-def _fernet(keys: str) -> MultiFernet:
-    parts = [k.strip() for k in keys.split(",") if k.strip()]
-    if not parts:
-        raise SealError("no sealing key configured")
-    return MultiFernet([Fernet(k.encode()) for k in parts])
-
-
-def seal(secret: SignInSecret, keys: str) -> str:
-    body = json.dumps({"link": secret.link, "code": secret.code}).encode()
-    return _fernet(keys).encrypt(body).decode()
-
-
-def unseal(sealed: str, keys: str, ttl_seconds: int | None = None) -> SignInSecret:
-    try:
-        body = _fernet(keys).decrypt(sealed.encode(), ttl=ttl_seconds)
-    except InvalidToken as exc:
-        raise SealError("sealed value cannot be opened with the configured keys") from exc
-    data = json.loads(body)
-    return SignInSecret(link=str(data["link"]), code=str(data["code"]))
-
-
-def new_key() -> str:
-    return Fernet.generate_key().decode()

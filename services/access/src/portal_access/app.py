@@ -23,8 +23,8 @@ from portal_access.settings import Settings
 from portal_access.staff_api import StaffLinks
 from portal_access.storage import Storage
 from portal_contracts.envelope import utc_now
-from portal_contracts.observability import configure_logging
-from portal_contracts.service import kafka_check, mongo_check, ops_routes
+from portal_kit.observability import configure_logging
+from portal_kit.ops import kafka_check, mongo_check, ops_routes
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     relay = Relay(storage.drain_outbox, publisher(broker, settings), settings.relay_poll_seconds)
     service = AccessService(storage, settings, relay.wake if settings.relay_enabled else _no_relay)
-    register(broker, settings, service)
+    register(broker, settings, service, mongo_check(mongo))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -15,7 +15,7 @@ from pymongo import AsyncMongoClient
 from portal_access import auth, staff_cli
 from portal_access.settings import Settings
 from portal_access.storage import Storage
-from portal_contracts.service import serve
+from portal_kit.serving import serve
 
 
 async def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[int]]) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -16,45 +15,51 @@ from portal_access.outbox import RELAYED, Publish
 from portal_access.settings import Settings
 from portal_contracts.codec import ContractError, decode
 from portal_contracts.registry import EventType
-from portal_contracts.service import dead_letter
-from portal_contracts.topics import ConsumerGroup, Topic
+from portal_contracts.topics import ConsumerGroup, Topic, dead_letter_topic
+from portal_kit.consumer import ConsumerPolicy, HealthProbe, Outcome
+from portal_kit.deadletter import KafkaDeadLetter, SourceRecord
 
 log = logging.getLogger(__name__)
 
 PROJECTED = Counter("access_bill_groups_projected_total", "Bill group states", ["outcome"])
-MAX_ATTEMPTS = 4
 
 
-def register(broker: KafkaBroker, settings: Settings, service: AccessService) -> None:
+def register(
+    broker: KafkaBroker, settings: Settings, service: AccessService, healthy: HealthProbe
+) -> None:
+    group = settings.topic_prefix + ConsumerGroup.ACCESS
+    policy = ConsumerPolicy(
+        group=ConsumerGroup.ACCESS.value,
+        dead_letter=KafkaDeadLetter(
+            broker,
+            topic=settings.topic(dead_letter_topic(ConsumerGroup.ACCESS)),
+            group=ConsumerGroup.ACCESS.value,
+        ),
+        healthy=healthy,
+        invalid=(ContractError, ValueError),
+    )
+
     @broker.subscriber(
         settings.topic(Topic.BILL_GROUPS),
-        group_id=settings.topic_prefix + ConsumerGroup.ACCESS,
+        group_id=group,
         auto_offset_reset="earliest",
-        ack_policy=AckPolicy.MANUAL,
+        # Success commits; anything escaping the policy rewinds the partition instead of
+        # letting a later commit skip this message.
+        ack_policy=AckPolicy.NACK_ON_ERROR,
     )
     async def on_bill_group(message: KafkaMessage) -> None:
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            try:
-                event = decode(message.body)
-                if event.type != EventType.BILL_GROUP_STATE:
-                    raise ContractError(f"unexpected event type {event.type!r} on this topic")
-                applied = await service.apply_bill_group(event)
-                PROJECTED.labels("applied" if applied else "stale").inc()
-                break
-            except (ContractError, ValueError) as exc:
-                # A malformed message will not get better with retries.
-                await dead_letter(broker, settings, ConsumerGroup.ACCESS, message, exc, attempt)
-                PROJECTED.labels("dead_lettered").inc()
-                break
-            except Exception as exc:  # noqa: BLE001 - storage trouble: bounded retries, then park
-                if attempt == MAX_ATTEMPTS:
-                    await dead_letter(broker, settings, ConsumerGroup.ACCESS, message, exc, attempt)
-                    PROJECTED.labels("dead_lettered").inc()
-                    break
-                log.warning("bill group projection failed; retrying", extra={"attempt": attempt})
-                await asyncio.sleep(0.2 * 2**attempt)
-        # The offset moves only once the state is durable (or the message is parked).
-        await message.ack()
+        record = SourceRecord.of(message.raw_message)
+
+        async def apply() -> None:
+            event = decode(record.value)
+            if event.type != EventType.BILL_GROUP_STATE:
+                raise ContractError(f"unexpected event type {event.type!r} on this topic")
+            applied = await service.apply_bill_group(event)
+            PROJECTED.labels("applied" if applied else "stale").inc()
+
+        outcome = await policy.handle(record, apply)
+        if outcome is Outcome.DEAD_LETTERED:
+            PROJECTED.labels("dead_lettered").inc()
 
 
 def publisher(broker: KafkaBroker, settings: Settings) -> Publish:

@@ -20,7 +20,6 @@ from portal_access.settings import Settings
 from portal_access.storage import Doc, Storage, rules_of
 from portal_contracts.billing import BillGroupState
 from portal_contracts.envelope import Envelope, utc_now
-from portal_contracts.observability import mask_email
 from portal_contracts.portal import (
     AccessGranted,
     AccessRevoked,
@@ -32,7 +31,9 @@ from portal_contracts.portal import (
     SigninMethod,
     SigninRequested,
 )
-from portal_contracts.sealing import SignInSecret, seal
+from portal_contracts.sealing import SignInSecret
+from portal_kit.observability import mask_email
+from portal_kit.sealing import seal
 
 log = logging.getLogger(__name__)
 

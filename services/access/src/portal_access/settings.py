@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from portal_contracts.sealing import DEV_SEAL_KEY
-from portal_contracts.settings import DEV_INTERNAL_API_TOKEN, CommonSettings
+from portal_kit.sealing import DEV_SEAL_KEY
+from portal_kit.settings import DEV_INTERNAL_API_TOKEN, CommonSettings
 
 
 class Settings(CommonSettings):

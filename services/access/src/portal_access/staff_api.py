@@ -24,7 +24,7 @@ from portal_access.errors import ApiError
 from portal_access.operations import AccessService
 from portal_access.staff_links import Refusal, Scope, StaffGrant, StaffLinkError
 from portal_access.staff_storage import StaffLinkStore
-from portal_contracts.observability import mask_email
+from portal_kit.observability import mask_email
 
 log = logging.getLogger(__name__)
 Doc = dict[str, Any]

@@ -23,7 +23,7 @@ from billing_view.routes import (
 )
 from billing_view.settings import Settings
 from billing_view.storage import Storage
-from portal_contracts.service import kafka_check, mongo_check, ops_routes
+from portal_kit.ops import kafka_check, mongo_check, ops_routes
 
 
 def create_app(

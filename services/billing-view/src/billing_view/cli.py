@@ -8,8 +8,8 @@ import json
 import sys
 
 from billing_view.settings import Settings
-from portal_contracts.observability import configure_logging
-from portal_contracts.service import serve
+from portal_kit.observability import configure_logging
+from portal_kit.serving import serve
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,9 +14,8 @@ from billing_view import metrics
 from billing_view.projector import Projector, Record
 from billing_view.settings import Settings
 from billing_view.storage import Storage
-from portal_contracts.deadletter import dead_letter_headers
-from portal_contracts.service import DEAD_LETTERED
 from portal_contracts.topics import ConsumerGroup, Topic
+from portal_kit.deadletter import DEAD_LETTERED, dead_letter_headers
 
 log = logging.getLogger(__name__)
 

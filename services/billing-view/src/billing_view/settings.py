@@ -7,8 +7,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from portal_contracts.settings import DEV_INTERNAL_API_TOKEN, CommonSettings
 from portal_contracts.topics import ConsumerGroup, dead_letter_topic
+from portal_kit.settings import DEV_INTERNAL_API_TOKEN, CommonSettings
 
 
 class Settings(CommonSettings):

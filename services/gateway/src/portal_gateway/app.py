@@ -21,7 +21,6 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from litestar.types import Scope
 
-from portal_contracts.service import ops_routes
 from portal_gateway.changes import ChangePublisher, PublishError
 from portal_gateway.clients import (
     AccessClient,
@@ -47,6 +46,7 @@ from portal_gateway.security import (
 from portal_gateway.settings import Settings
 from portal_gateway.staff.routes import StaffPages
 from portal_gateway.web import page
+from portal_kit.ops import ops_routes
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent

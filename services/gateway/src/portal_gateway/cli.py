@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from portal_contracts.observability import configure_logging
-from portal_contracts.service import serve
 from portal_gateway.app import create_app
 from portal_gateway.settings import Settings
+from portal_kit.observability import configure_logging
+from portal_kit.serving import serve
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from portal_contracts.settings import DEV_INTERNAL_API_TOKEN, CommonSettings
+from portal_kit.settings import DEV_INTERNAL_API_TOKEN, CommonSettings
 
 DEV_CSRF_SECRET = "dev-csrf-secret-change-me-0123456789"  # noqa: S105 - refused in production
 

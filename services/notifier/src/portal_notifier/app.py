@@ -13,8 +13,8 @@ from faststream.kafka import KafkaBroker
 from litestar import Litestar
 from pymongo import AsyncMongoClient
 
-from portal_contracts.observability import configure_logging
-from portal_contracts.service import kafka_check, mongo_check, ops_routes
+from portal_kit.observability import configure_logging
+from portal_kit.ops import kafka_check, mongo_check, ops_routes
 from portal_notifier.clients import SesClient
 from portal_notifier.delivery import Deliverer, RetryWorker
 from portal_notifier.handlers import register

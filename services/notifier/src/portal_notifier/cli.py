@@ -10,8 +10,8 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from portal_contracts.observability import mask_email
-from portal_contracts.service import serve
+from portal_kit.observability import mask_email
+from portal_kit.serving import serve
 from portal_notifier.settings import Settings
 from portal_notifier.storage import NotifierStore
 

@@ -29,13 +29,12 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 
 from portal_contracts.codec import encode, headers_for, make_event
-from portal_contracts.deadletter import dead_letter_headers
 from portal_contracts.envelope import Envelope
-from portal_contracts.observability import mask_email
 from portal_contracts.portal import NotificationFailed, SigninRequested
-from portal_contracts.sealing import SealError, unseal
-from portal_contracts.service import DEAD_LETTERED
 from portal_contracts.topics import ConsumerGroup, Topic, dead_letter_topic
+from portal_kit.deadletter import DEAD_LETTERED, dead_letter_headers
+from portal_kit.observability import mask_email
+from portal_kit.sealing import SealError, unseal
 from portal_notifier import metrics
 from portal_notifier.clients import SesClient, SesError
 from portal_notifier.domain import (
@@ -415,7 +414,7 @@ class Deliverer:
         )
 
     async def dead_letter(self, source: SourceRecord, error: BaseException, attempts: int) -> None:
-        # Same headers and topic as portal_contracts.service.dead_letter; the Kafka message
+        # Same headers and topic as portal_kit.ops.dead_letter; the Kafka message
         # itself may be long committed (retries are parked), so it is rebuilt from the copy
         # kept with the delivery.
         group = ConsumerGroup.NOTIFIER

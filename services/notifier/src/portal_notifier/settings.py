@@ -7,9 +7,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from portal_contracts.sealing import DEV_SEAL_KEY
-from portal_contracts.settings import CommonSettings
 from portal_contracts.topics import ConsumerGroup
+from portal_kit.sealing import DEV_SEAL_KEY
+from portal_kit.settings import CommonSettings
 from portal_notifier.domain import RetryPolicy
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from billing_simulator import scenario
 from billing_simulator.publish import Publisher, publish_new_invoice, upload
 from billing_simulator.settings import Settings
-from portal_contracts.observability import configure_logging
+from portal_kit.observability import configure_logging
 
 SCENARIOS = {"demo": scenario.demo}
 

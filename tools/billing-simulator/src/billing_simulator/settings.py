@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict
 
-from portal_contracts.settings import CommonSettings
 from portal_contracts.topics import ConsumerGroup
+from portal_kit.settings import CommonSettings
 
 
 class Settings(CommonSettings):
