@@ -49,7 +49,7 @@ DOCUMENTED_SETTINGS = {
 PER_SERVICE = {"HTTP_HOST", "HTTP_PORT", "ENVIRONMENT", "INTERNAL_API_TOKEN"}
 # Settings a service declares but does not read, with the reason.
 NOT_READ = {
-    # The gateway holds no database (DESIGN.md); it inherits the field from CommonSettings.
+    # The gateway holds no database (docs/DESIGN.md); it inherits the field from CommonSettings.
     "gateway": {"MONGODB_URI"},
 }
 SECRET_WORDS = {"TOKEN", "SECRET", "PASSWORD", "KEYS", "KEY", "URI"}

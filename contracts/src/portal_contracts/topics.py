@@ -1,6 +1,6 @@
 """The topic registry: every Kafka topic the portal reads or writes, and nothing else.
 
-Partition counts are sized for the target load (DESIGN.md, "Scale"): the busiest consumer
+Partition counts are sized for the target load (docs/DESIGN.md, "Scale"): the busiest consumer
 group can run one replica per partition at month-end peaks. The local stack creates the same
 topics with `local_partitions` so that a laptop does not carry hundreds of partitions.
 """

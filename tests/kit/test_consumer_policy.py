@@ -1,0 +1,139 @@
+"""The one consumer policy, with fakes for the dead-letter publisher and the health probe."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import pytest
+from pymongo.errors import AutoReconnect
+
+from portal_kit.consumer import Backoff, ConsumerPolicy, Outcome
+from portal_kit.deadletter import SourceRecord
+
+RECORD = SourceRecord(topic="t", partition=0, offset=7, key=b"k", value=b"{}")
+
+
+class Invalid(ValueError):
+    pass
+
+
+@dataclass
+class Fakes:
+    healthy: bool = True
+    parked: list[tuple[SourceRecord, str, int]] = field(default_factory=list)
+    park_failures: int = 0
+    slept: list[float] = field(default_factory=list)
+
+    async def dead_letter(self, record: SourceRecord, error: BaseException, attempts: int) -> None:
+        if self.park_failures:
+            self.park_failures -= 1
+            raise ConnectionError("kafka away")
+        self.parked.append((record, type(error).__name__, attempts))
+
+    async def probe(self) -> bool:
+        return self.healthy
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
+def policy(fakes: Fakes, max_attempts: int = 3) -> ConsumerPolicy:
+    return ConsumerPolicy(
+        group="g",
+        dead_letter=fakes.dead_letter,
+        healthy=fakes.probe,
+        invalid=(Invalid,),
+        max_attempts=max_attempts,
+        backoff=Backoff(base_seconds=1, cap_seconds=4),
+        sleep=fakes.sleep,
+    )
+
+
+def failing(errors: list[BaseException]) -> tuple[list[int], Callable[[], Awaitable[None]]]:
+    calls: list[int] = []
+
+    async def apply() -> None:
+        calls.append(1)
+        if errors:
+            raise errors.pop(0)
+
+    return calls, apply
+
+
+async def test_an_invalid_message_is_dead_lettered_at_once() -> None:
+    fakes = Fakes()
+    calls, apply = failing([Invalid("bad")])
+    assert await policy(fakes).handle(RECORD, apply) is Outcome.DEAD_LETTERED
+    assert calls == [1]
+    assert fakes.parked == [(RECORD, "Invalid", 1)]
+
+
+async def test_an_outage_holds_the_message_however_long_it_lasts() -> None:
+    fakes = Fakes()
+    calls, apply = failing([AutoReconnect("mongo away") for _ in range(25)])
+    assert await policy(fakes).handle(RECORD, apply) is Outcome.APPLIED
+    assert len(calls) == 26
+    assert fakes.parked == []
+    assert max(fakes.slept) == 4  # capped backoff
+
+
+async def test_any_error_while_the_probe_fails_is_an_outage_not_the_message() -> None:
+    fakes = Fakes(healthy=False)
+    calls, apply = failing([RuntimeError("write failed") for _ in range(10)])
+    assert await policy(fakes).handle(RECORD, apply) is Outcome.APPLIED
+    assert len(calls) == 11
+    assert fakes.parked == []
+
+
+async def test_a_message_failing_while_healthy_is_parked_after_bounded_attempts() -> None:
+    fakes = Fakes()
+    calls, apply = failing([OverflowError("too big") for _ in range(10)])
+    assert await policy(fakes, max_attempts=3).handle(RECORD, apply) is Outcome.DEAD_LETTERED
+    assert len(calls) == 3
+    assert fakes.parked == [(RECORD, "OverflowError", 3)]
+    assert fakes.slept == [1, 2]
+
+
+async def test_a_failing_dead_letter_publish_is_retried_until_durable() -> None:
+    fakes = Fakes(park_failures=5)
+    _, apply = failing([Invalid("bad")])
+    assert await policy(fakes).handle(RECORD, apply) is Outcome.DEAD_LETTERED
+    assert fakes.parked == [(RECORD, "Invalid", 1)]
+    assert len(fakes.slept) == 5
+
+
+async def test_a_batch_is_held_on_outage_then_applied_whole() -> None:
+    fakes = Fakes()
+    calls, apply_all = failing([AutoReconnect("away"), AutoReconnect("away")])
+    ones: list[int] = []
+
+    async def apply_one(index: int) -> None:
+        ones.append(index)
+
+    outcomes = await policy(fakes).handle_batch([RECORD, RECORD], apply_all, apply_one)
+    assert outcomes == [Outcome.APPLIED, Outcome.APPLIED]
+    assert len(calls) == 3
+    assert ones == []
+
+
+async def test_a_failing_batch_falls_back_to_records_and_parks_only_the_culprit() -> None:
+    fakes = Fakes()
+    first = SourceRecord(topic="t", partition=0, offset=1, key=None, value=b"1")
+    poison = SourceRecord(topic="t", partition=0, offset=2, key=None, value=b"2")
+
+    async def apply_all() -> None:
+        raise OverflowError("one document cannot be stored")
+
+    async def apply_one(index: int) -> None:
+        if index == 1:
+            raise OverflowError("this one")
+
+    outcomes = await policy(fakes).handle_batch([first, poison], apply_all, apply_one)
+    assert outcomes == [Outcome.APPLIED, Outcome.DEAD_LETTERED]
+    assert [p[0] for p in fakes.parked] == [poison]
+
+
+def test_at_least_one_attempt() -> None:
+    with pytest.raises(ValueError, match="max_attempts"):
+        policy(Fakes(), max_attempts=0)
