@@ -14,7 +14,7 @@ from portal_kit.deadletter import SourceRecord
 RECORD = SourceRecord(topic="t", partition=0, offset=7, key=b"k", value=b"{}")
 
 
-class Invalid(ValueError):
+class InvalidMessageError(ValueError):
     pass
 
 
@@ -43,7 +43,7 @@ def policy(fakes: Fakes, max_attempts: int = 3) -> ConsumerPolicy:
         group="g",
         dead_letter=fakes.dead_letter,
         healthy=fakes.probe,
-        invalid=(Invalid,),
+        invalid=(InvalidMessageError,),
         max_attempts=max_attempts,
         backoff=Backoff(base_seconds=1, cap_seconds=4),
         sleep=fakes.sleep,
@@ -63,10 +63,10 @@ def failing(errors: list[BaseException]) -> tuple[list[int], Callable[[], Awaita
 
 async def test_an_invalid_message_is_dead_lettered_at_once() -> None:
     fakes = Fakes()
-    calls, apply = failing([Invalid("bad")])
+    calls, apply = failing([InvalidMessageError("bad")])
     assert await policy(fakes).handle(RECORD, apply) is Outcome.DEAD_LETTERED
     assert calls == [1]
-    assert fakes.parked == [(RECORD, "Invalid", 1)]
+    assert fakes.parked == [(RECORD, "InvalidMessageError", 1)]
 
 
 async def test_an_outage_holds_the_message_however_long_it_lasts() -> None:
@@ -97,9 +97,9 @@ async def test_a_message_failing_while_healthy_is_parked_after_bounded_attempts(
 
 async def test_a_failing_dead_letter_publish_is_retried_until_durable() -> None:
     fakes = Fakes(park_failures=5)
-    _, apply = failing([Invalid("bad")])
+    _, apply = failing([InvalidMessageError("bad")])
     assert await policy(fakes).handle(RECORD, apply) is Outcome.DEAD_LETTERED
-    assert fakes.parked == [(RECORD, "Invalid", 1)]
+    assert fakes.parked == [(RECORD, "InvalidMessageError", 1)]
     assert len(fakes.slept) == 5
 
 
