@@ -6,11 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal_notifier.domain import (
+from portal_notifier.branding.domain import resolve_branding
+from portal_notifier.branding.models import BillGroupView, EntityView
+from portal_notifier.delivery.domain import (
     TERMINAL,
-    BillGroupView,
-    DeliveryState,
-    EntityView,
     Failure,
     RetryPolicy,
     backoff_seconds,
@@ -20,9 +19,9 @@ from portal_notifier.domain import (
     give_up_at,
     lifetime_minutes,
     next_retry,
-    normalize_email,
-    resolve_branding,
 )
+from portal_notifier.delivery.models import DeliveryState
+from portal_notifier.suppressions.domain import normalize_email
 
 POLICY = RetryPolicy(base_seconds=1.0, cap_seconds=60.0, max_attempts=8, window_seconds=600.0)
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

@@ -4,8 +4,8 @@ import email
 from email import policy
 from html.parser import HTMLParser
 
-from portal_notifier.domain import Branding
-from portal_notifier.rendering import audience, build_mime, render_signin
+from portal_notifier.branding.domain import Branding
+from portal_notifier.delivery.rendering import audience, build_mime, render_signin
 
 LINK = "http://127.0.0.1:8000/p/KEY_abc/verify/TOKEN_xyz"
 BRAND = Branding(

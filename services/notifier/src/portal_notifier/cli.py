@@ -1,19 +1,21 @@
-"""`portal-notifier run` (the service) and `portal-notifier suppression add|remove|list`."""
+"""`portal-notifier run` (the service), `portal-notifier suppression add|remove|list` and
+`portal-notifier delivery status EVENT_ID...` (operators, the benchmark)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
-from datetime import UTC, datetime
-from typing import Any
 
-from pymongo import AsyncMongoClient
-
+from portal_kit.errors import NotFoundError, PortalError
 from portal_kit.observability import mask_email
 from portal_kit.serving import serve
+from portal_notifier.db import mongo_client
+from portal_notifier.delivery.repository import DeliveryRepository
 from portal_notifier.settings import Settings
-from portal_notifier.storage import NotifierStore
+from portal_notifier.suppressions.repository import SuppressionRepository
+from portal_notifier.suppressions.service import SuppressionService
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,29 +30,52 @@ def _parser() -> argparse.ArgumentParser:
     remove = actions.add_parser("remove", help="email this address again")
     remove.add_argument("email")
     actions.add_parser("list", help="print every suppressed address")
+    delivery = commands.add_parser("delivery", help="look up sign-in email deliveries")
+    lookups = delivery.add_subparsers(dest="action", required=True)
+    status = lookups.add_parser(
+        "status", help="one JSON line per known event id: state, attempts, sent_at, reason"
+    )
+    status.add_argument("event_ids", nargs="+", metavar="EVENT_ID")
     return parser
 
 
 async def _suppression(settings: Settings, args: argparse.Namespace) -> int:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
+    client = mongo_client(settings.mongodb_uri)
     try:
-        store = NotifierStore(client, settings.mongodb_database)
+        service = SuppressionService(SuppressionRepository(client[settings.mongodb_database]))
         if args.action == "add":
-            if "@" not in args.email:
-                print(f"not an email address: {args.email!r}", file=sys.stderr)
-                return 2
-            added = await store.suppress(args.email, args.reason, datetime.now(UTC))
+            added = await service.suppress(args.email, args.reason)
             print(f"{mask_email(args.email)} {'suppressed' if added else 'was already suppressed'}")
         elif args.action == "remove":
-            removed = await store.unsuppress(args.email)
-            if not removed:
-                print(f"{mask_email(args.email)} is not on the suppression list", file=sys.stderr)
-                return 1
+            await service.unsuppress(args.email)
             print(f"{mask_email(args.email)} removed from the suppression list")
         else:
             # An operator's own terminal: full addresses are what they need to act on.
-            for entry in await store.suppressed():
-                print(f"{entry['_id']}\t{entry.get('reason', '')}\t{entry.get('added_at', '')}")
+            for entry in await service.suppressed():
+                added_at = "" if entry.added_at is None else entry.added_at
+                print(f"{entry.address}\t{entry.reason}\t{added_at}")
+        return 0
+    except PortalError as exc:
+        print(exc.message, file=sys.stderr)
+        return 1 if isinstance(exc, NotFoundError) else 2
+    finally:
+        await client.close()
+
+
+async def _delivery_status(settings: Settings, event_ids: list[str]) -> int:
+    client = mongo_client(settings.mongodb_uri)
+    try:
+        repository = DeliveryRepository(client[settings.mongodb_database])
+        for status in await repository.statuses(event_ids):
+            line = {
+                "event_id": status.event_id,
+                "state": status.state.value,
+                "attempts": status.attempts,
+                "sent_at": status.sent_at.isoformat() if status.sent_at else None,
+                "reason": status.reason,
+                "last_error": status.last_error,
+            }
+            print(json.dumps(line))
         return 0
     finally:
         await client.close()
@@ -64,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
 
         serve(create_app(settings), settings.http_host, settings.http_port)
         return 0
+    if args.command == "delivery":
+        return asyncio.run(_delivery_status(settings, args.event_ids))
     return asyncio.run(_suppression(settings, args))
 
 

@@ -10,7 +10,7 @@ from pydantic_settings import SettingsConfigDict
 from portal_contracts.topics import ConsumerGroup
 from portal_kit.sealing import DEV_SEAL_KEY
 from portal_kit.settings import CommonSettings
-from portal_notifier.domain import RetryPolicy
+from portal_notifier.delivery.domain import RetryPolicy
 
 
 class Settings(CommonSettings):

@@ -1,6 +1,6 @@
-"""Pure rules of the notifier: branding fallback, sender choice, SES error classes, backoff.
-
-Nothing here does I/O, so every rule is unit-tested exhaustively.
+"""Pure rules of sign-in email delivery: who may claim a delivery, SES error classes, retry
+backoff, the sender address, the promised lifetime. Nothing here does I/O, so every rule is
+unit-tested exhaustively.
 """
 
 from __future__ import annotations
@@ -10,64 +10,62 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from portal_notifier.delivery.models import Delivery, DeliveryState, SigninEmail
 
-@dataclass(frozen=True)
-class Branding:
-    """What the email shows about who sends it and to whom it is addressed."""
-
-    entity_name: str
-    logo_url: str | None
-    logo_alt: str
-    bill_group_name: str | None
-    account_name: str | None
-    neutral: bool
+TERMINAL = frozenset({DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.SUPPRESSED})
 
 
-@dataclass(frozen=True)
-class EntityView:
-    name: str
-    logo_url: str | None
-    logo_alt: str
+class Reason(StrEnum):
+    """Why an email was given up (`notification.failed` reason, delivery `reason`)."""
+
+    SES_REJECTED = "ses_rejected"
+    SUPPRESSED = "suppressed"
+    RETRIES_EXHAUSTED = "retries_exhausted"
+    EXPIRED_BEFORE_SENDING = "expired_before_sending"
+    UNREADABLE_SECRET = "unreadable_secret"  # noqa: S105 - a reason, not a secret
 
 
-@dataclass(frozen=True)
-class BillGroupView:
-    name: str
-    account_name: str
-    entity_id: str
+class DeliveryFailedError(Exception):
+    """A sign-in email that will not be sent; carried into the dead-letter headers."""
+
+    def __init__(self, reason: Reason, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else str(reason))
+        self.reason = reason
 
 
-def resolve_branding(
-    entity: EntityView | None,
-    bill_group: BillGroupView | None,
-    *,
-    neutral_name: str,
-    neutral_logo_url: str | None,
-) -> Branding:
-    """The entity's branding when the projection knows it, else the platform's neutral one.
+def final_state(reason: Reason) -> DeliveryState:
+    """A suppressed recipient is its own outcome (not counted as a failure)."""
+    return DeliveryState.SUPPRESSED if reason is Reason.SUPPRESSED else DeliveryState.FAILED
 
-    A sign-in email must never wait for (or fail on) branding that has not arrived yet: the
-    customer is waiting for the code, and an unbranded email is better than none.
-    """
-    account_name = bill_group.account_name if bill_group else None
-    group_name = bill_group.name if bill_group else None
-    if entity is None:
-        return Branding(
-            entity_name=neutral_name,
-            logo_url=neutral_logo_url,
-            logo_alt=neutral_name,
-            bill_group_name=group_name,
-            account_name=account_name,
-            neutral=True,
-        )
-    return Branding(
-        entity_name=entity.name,
-        logo_url=entity.logo_url,
-        logo_alt=entity.logo_alt or entity.name,
-        bill_group_name=group_name,
-        account_name=account_name,
-        neutral=False,
+
+def born_claimed(
+    request: SigninEmail, *, owner: str, now: datetime, lease_seconds: float
+) -> Delivery:
+    """A new delivery is recorded already claimed by the replica that consumed the event,
+    so the happy path is two writes (the insert, then `sent`) and a crash before SES
+    accepted is found again by any replica's recovery pass once the lease runs out."""
+    return Delivery(
+        request=request,
+        state=DeliveryState.SENDING,
+        lease_owner=owner,
+        lease_until=now + timedelta(seconds=lease_seconds),
+        attempts=0,
+        first_attempt_at=None,
+        due_at=now,
+        created_at=now,
     )
+
+
+def claimable(
+    state: DeliveryState, *, due_at: datetime | None, lease_until: datetime | None, now: datetime
+) -> bool:
+    """May a replica take this delivery now? A parked one once due; one being sent only
+    when its owner's lease ran out (the owner died mid-attempt); a final one never."""
+    if state is DeliveryState.PENDING:
+        return due_at is None or due_at <= now
+    if state is DeliveryState.SENDING:
+        return lease_until is not None and lease_until < now
+    return False
 
 
 def choose_sender(
@@ -111,6 +109,15 @@ def classify_ses_error(code: str | None, http_status: int | None) -> Failure:
     if http_status is None or http_status >= 500 or http_status == 429:
         return Failure.TRANSIENT
     return Failure.PERMANENT
+
+
+class SesError(Exception):
+    """A send that did not go through; `failure` says whether trying again can help."""
+
+    def __init__(self, failure: Failure, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.failure = failure
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -160,35 +167,7 @@ def next_retry(
     return due
 
 
-def normalize_email(address: str) -> str:
-    """Suppression entries match case-insensitively, as mailbox providers do in practice."""
-    return address.strip().lower()
-
-
 def lifetime_minutes(occurred_at: datetime, expires_at: datetime) -> int:
     """What the email promises ("valid for 15 minutes"), rounded and never below one."""
     seconds = (expires_at - occurred_at).total_seconds()
     return max(1, round(seconds / 60))
-
-
-class DeliveryState(StrEnum):
-    PENDING = "pending"  # waiting for its (first or next) attempt at `due_at`
-    SENDING = "sending"  # claimed by `lease_owner` until `lease_until`
-    SENT = "sent"  # SES accepted it: never send again
-    FAILED = "failed"  # permanent failure, reported
-    SUPPRESSED = "suppressed"  # recipient on the suppression list, reported
-
-
-TERMINAL = frozenset({DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.SUPPRESSED})
-
-
-def claimable(
-    state: DeliveryState, *, due_at: datetime | None, lease_until: datetime | None, now: datetime
-) -> bool:
-    """May a replica take this delivery now? A parked one once due; one being sent only
-    when its owner's lease ran out (the owner died mid-attempt); a final one never."""
-    if state is DeliveryState.PENDING:
-        return due_at is None or due_at <= now
-    if state is DeliveryState.SENDING:
-        return lease_until is not None and lease_until < now
-    return False

@@ -8,12 +8,12 @@ from email.utils import formataddr
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from portal_notifier.domain import Branding
+from portal_notifier.branding.domain import Branding
 
 # Autoescape the HTML part: entity, account and bill group names are upstream data, hence
 # untrusted. The plain-text part is not HTML, so escaping it would only garble names.
 _ENV = Environment(
-    loader=PackageLoader("portal_notifier", "templates"),
+    loader=PackageLoader("portal_notifier.delivery", "templates"),
     autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
     undefined=StrictUndefined,
     keep_trailing_newline=True,

@@ -9,20 +9,11 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from portal_notifier.domain import Failure, classify_ses_error
+from portal_notifier.delivery.domain import Failure, SesError, classify_ses_error
 from portal_notifier.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_sesv2 import SESV2Client
-
-
-class SesError(Exception):
-    """A send that did not go through; `failure` says whether trying again can help."""
-
-    def __init__(self, failure: Failure, code: str, detail: str) -> None:
-        super().__init__(f"{code}: {detail}")
-        self.failure = failure
-        self.code = code
 
 
 class SesClient:

@@ -1,0 +1,66 @@
+"""What the delivery use cases need of the world: the repository, SES, branding, the
+suppression list and the failure report. The adapters implement these; the unit tests use
+in-memory fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from portal_notifier.branding.domain import EmailBrand
+from portal_notifier.delivery.domain import DeliveryFailedError
+from portal_notifier.delivery.models import Delivery, DeliveryState, Lease
+
+
+class DeliveryStore(Protocol):
+    async def record_many(self, deliveries: Sequence[Delivery]) -> dict[int, DeliveryState]: ...
+    async def claim(
+        self, event_id: str, owner: str, now: datetime, lease_seconds: float
+    ) -> Delivery | None: ...
+    async def abandoned(self, now: datetime, limit: int) -> list[str]: ...
+    async def lease(self, event_id: str) -> Lease | None: ...
+    async def purge(self, older_than: datetime) -> int: ...
+    async def requeue(self, event_id: str, due_at: datetime) -> None: ...
+    async def dequeue(self, event_id: str) -> None: ...
+    async def due(self, now: datetime, limit: int) -> list[str]: ...
+    async def mark_sent(
+        self, event_id: str, owner: str, message_id: str, now: datetime, attempts: int
+    ) -> bool: ...
+    async def reschedule(
+        self,
+        event_id: str,
+        owner: str,
+        *,
+        attempts: int,
+        first_attempt_at: datetime,
+        due_at: datetime,
+        error: str,
+    ) -> bool: ...
+    async def finish(
+        self, event_id: str, owner: str, state: DeliveryState, reason: str, attempts: int
+    ) -> bool: ...
+
+
+class Mailer(Protocol):
+    """Sends one raw MIME email; raises `SesError` saying whether a retry can help."""
+
+    async def send(self, raw: bytes, *, sender: str, recipient: str) -> str: ...
+
+
+class Brander(Protocol):
+    async def brand(
+        self, tenant_id: str, bill_group_id: str, entity_id: str | None
+    ) -> EmailBrand: ...
+
+
+class SuppressionCheck(Protocol):
+    async def is_suppressed(self, address: str) -> bool: ...
+
+
+class FailureReporter(Protocol):
+    """Dead-letters the original message and publishes `notification.failed`, durably."""
+
+    async def report(
+        self, delivery: Delivery, error: DeliveryFailedError, attempts: int
+    ) -> None: ...

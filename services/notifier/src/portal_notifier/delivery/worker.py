@@ -1,0 +1,122 @@
+"""Running deliveries beside the consumer: bounded concurrent attempts (`Dispatcher`) and
+the background pass of every replica that starts parked retries when due, takes over
+abandoned deliveries and purges old ones (`RetryWorker`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from portal_notifier.delivery.models import Delivery
+from portal_notifier.delivery.service import DeliveryService, ref
+
+log = logging.getLogger(__name__)
+
+_PURGE_EVERY_SECONDS = 3600.0
+
+
+class Dispatcher:
+    """Attempts run as tasks, at most `concurrency` at a time: a slow SES call holds up
+    neither the partition nor the other emails."""
+
+    def __init__(self, service: DeliveryService, concurrency: int) -> None:
+        self.service = service
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self, delivery: Delivery) -> None:
+        """Run the attempt beside the caller; waits only when every slot is busy."""
+        await self._slots.acquire()
+        task = asyncio.create_task(self._run(delivery), name=f"send-{delivery.event_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, delivery: Delivery) -> None:
+        try:
+            await self.service.attempt(delivery)
+        except Exception:
+            # MongoDB or Kafka failed mid-attempt: the lease lapses, the recovery pass retries.
+            log.exception(
+                "attempt interrupted; retried after its lease",
+                extra={"event_id": ref(delivery.event_id)},
+            )
+        finally:
+            self._slots.release()
+
+    async def drain(self) -> None:
+        """Wait for attempts in flight (graceful shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class RetryWorker:
+    """Starts parked deliveries once they are due, takes over abandoned ones every
+    `recovery_seconds`, and purges old deliveries hourly."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        *,
+        poll_seconds: float,
+        recovery_seconds: float,
+        retention: timedelta,
+        batch: int,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.service = dispatcher.service
+        self.poll_seconds = poll_seconds
+        self.recovery_seconds = recovery_seconds
+        self.retention = retention
+        self.batch = batch
+        self._stopping = asyncio.Event()
+
+    async def run_due(self) -> int:
+        """Start every parked delivery that is due; returns how many were started."""
+        started = 0
+        for event_id in await self.service.due(self.batch):
+            if await self._claim_and_start(event_id):
+                started += 1
+            else:
+                await self.service.look_again_later(event_id)
+        return started
+
+    async def recover(self) -> int:
+        """Take over deliveries whose owner died mid-attempt; returns how many."""
+        started = 0
+        for event_id in await self.service.abandoned(self.batch):
+            if await self._claim_and_start(event_id):
+                started += 1
+        if started:
+            log.warning("took over abandoned deliveries", extra={"count": started})
+        return started
+
+    async def _claim_and_start(self, event_id: str) -> bool:
+        delivery = await self.service.claim(event_id)
+        if delivery is None:
+            return False
+        await self.dispatcher.start(delivery)
+        return True
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_recovery = loop.time()
+        next_purge = loop.time()
+        while not self._stopping.is_set():
+            try:
+                await self.run_due()
+                if loop.time() >= next_recovery:
+                    next_recovery = loop.time() + self.recovery_seconds
+                    await self.recover()
+                if loop.time() >= next_purge:
+                    next_purge = loop.time() + _PURGE_EVERY_SECONDS
+                    await self.service.purge(self.retention)
+            except Exception:
+                # MongoDB or Kafka briefly away: the parked work stays parked, try again.
+                log.exception("retry pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.poll_seconds)
+
+    def stop(self) -> None:
+        self._stopping.set()

@@ -1,0 +1,289 @@
+"""Delivery use cases with in-memory fakes: exactly once per event, retries, give-ups."""
+
+from __future__ import annotations
+
+import email
+from dataclasses import dataclass
+from datetime import timedelta
+from email import policy
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY
+
+from portal_contracts.sealing import SignInSecret
+from portal_kit.deadletter import SourceRecord
+from portal_kit.sealing import DEV_SEAL_KEY, seal
+from portal_notifier.branding.models import BillGroupView, EntityView
+from portal_notifier.branding.service import BrandingService
+from portal_notifier.delivery.domain import Failure, SesError
+from portal_notifier.delivery.models import Delivery, DeliveryState, SigninEmail
+from portal_notifier.delivery.service import DeliveryService
+from portal_notifier.delivery.worker import Dispatcher, RetryWorker
+from portal_notifier.settings import Settings
+from portal_notifier.suppressions.service import SuppressionService
+from tests.notifier.fakes import (
+    T0,
+    Clock,
+    FakeBrandingStore,
+    FakeDeliveryStore,
+    FakeMailer,
+    FakeReporter,
+    FakeSuppressionStore,
+)
+
+LINK = "http://127.0.0.1:8000/p/KEY/verify/TOKEN"
+CODE = "123456"
+THROTTLED = SesError(Failure.TRANSIENT, "ThrottlingException", "slow down")
+
+
+def metric(name: str, labels: dict[str, str] | None = None) -> float:
+    return REGISTRY.get_sample_value(name, labels or {}) or 0.0
+
+
+def request(n: int = 1, *, recipient: str = "jane@globex.example", **changes: Any) -> SigninEmail:
+    values: dict[str, Any] = {
+        "event_id": f"00000000-0000-4000-8000-{n:012d}",
+        "tenant_id": "tenant_a",
+        "bill_group_id": "bg_1",
+        "entity_id": "ent_1",
+        "email": recipient,
+        "sealed": seal(SignInSecret(link=LINK, code=CODE), DEV_SEAL_KEY),
+        "locale": "en",
+        "occurred_at": T0,
+        "expires_at": T0 + timedelta(minutes=15),
+        "source": SourceRecord(
+            topic="portal.signin", partition=0, offset=n, key=b"bg_1", value=b"{}"
+        ),
+    }
+    return SigninEmail(**{**values, **changes})
+
+
+@dataclass
+class World:
+    clock: Clock
+    store: FakeDeliveryStore
+    branding: FakeBrandingStore
+    suppressions: FakeSuppressionStore
+    mailer: FakeMailer
+    reporter: FakeReporter
+    service: DeliveryService
+
+    def state(self, event_id: str) -> DeliveryState:
+        return self.store.deliveries[event_id].state
+
+    def sent(self) -> list[EmailMessage]:
+        found = []
+        for raw, _, _ in self.mailer.sent:
+            parsed = email.message_from_bytes(raw, policy=policy.default)
+            assert isinstance(parsed, EmailMessage)
+            found.append(parsed)
+        return found
+
+
+def world(**settings: Any) -> World:
+    clock = Clock()
+    store, branding, suppressions = FakeDeliveryStore(), FakeBrandingStore(), FakeSuppressionStore()
+    mailer, reporter = FakeMailer(), FakeReporter()
+    service = DeliveryService(
+        Settings(**{"retry_base_seconds": 1.0, "retry_max_attempts": 8, **settings}),
+        store,
+        mailer,
+        BrandingService(branding, neutral_name="Customer Portal", neutral_logo_url=None),
+        SuppressionService(suppressions, clock),
+        reporter,
+        clock=clock,
+        jitter=lambda: 0.0,
+    )
+    return World(clock, store, branding, suppressions, mailer, reporter, service)
+
+
+async def accept_and_attempt(w: World, *requests: SigninEmail) -> list[Delivery]:
+    fresh = await w.service.accept(list(requests))
+    for delivery in fresh:
+        await w.service.attempt(delivery)
+    return fresh
+
+
+async def test_an_event_is_accepted_once_however_often_it_arrives() -> None:
+    w = world()
+    duplicates = metric("portal_notifier_duplicate_events_total")
+    first = request(1)
+    [born] = await w.service.accept([first])
+    # Born claimed by this replica: a crash now is recovered after the lease, not lost.
+    assert (born.state, born.lease_owner) == (DeliveryState.SENDING, w.service.owner)
+    assert born.lease_until == T0 + timedelta(seconds=60)
+    await w.service.attempt(born)
+    # Redelivered (restart, rebalance, another replica), and twice in one batch.
+    assert await w.service.accept([first]) == []
+    second = request(2)
+    assert [d.event_id for d in await w.service.accept([second, second])] == [second.event_id]
+    assert metric("portal_notifier_duplicate_events_total") - duplicates == 2
+    assert len(w.mailer.sent) == 1
+    assert w.state(first.event_id) is DeliveryState.SENT
+
+
+async def test_a_redelivery_while_the_first_attempt_is_under_way_sends_nothing() -> None:
+    w = world()
+    [born] = await w.service.accept([request()])
+    assert await w.service.accept([request()]) == []
+    # Another replica's retry worker cannot claim it either: the lease is live.
+    assert await w.service.claim(born.event_id) is None
+    await w.service.attempt(born)
+    assert len(w.mailer.sent) == 1
+
+
+async def test_the_email_is_branded_and_sent_from_the_entity() -> None:
+    w = world(ses_senders={"tenant_a/ent_1": "billing@acme.example"})
+    w.branding.entities[("tenant_a", "ent_1")] = (3, EntityView("Acme Billing", "https://l", "A"))
+    w.branding.bill_groups[("tenant_a", "bg_1")] = (1, BillGroupView("EMEA", "Globex", "ent_1"))
+    sent = metric("portal_notifier_emails_sent_total")
+    [delivery] = await accept_and_attempt(w, request(entity_id=None))
+    [message] = w.sent()
+    assert message["From"] == "Acme Billing <billing@acme.example>"
+    assert message["To"] == "jane@globex.example"
+    assert CODE in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert w.state(delivery.event_id) is DeliveryState.SENT
+    assert w.store.outcomes[delivery.event_id].message_id == "ses-1"
+    assert metric("portal_notifier_emails_sent_total") - sent == 1
+
+
+async def test_unknown_branding_sends_a_neutral_email_rather_than_none() -> None:
+    w = world()
+    await accept_and_attempt(w, request())
+    [message] = w.sent()
+    assert message["From"] == "Customer Portal <portal@portal.example.com>"
+
+
+async def test_a_transient_fault_parks_the_delivery_then_a_retry_sends_it() -> None:
+    w = world()
+    w.mailer.faults.append(THROTTLED)
+    retries = metric("portal_notifier_send_retries_total")
+    [delivery] = await accept_and_attempt(w, request())
+    parked = w.store.deliveries[delivery.event_id]
+    # Equal jitter with jitter 0: half of the first ceiling (1 s).
+    assert (parked.state, parked.attempts, parked.due_at) == (
+        DeliveryState.PENDING,
+        1,
+        T0 + timedelta(seconds=0.5),
+    )
+    assert w.store.queue == {delivery.event_id: T0 + timedelta(seconds=0.5)}
+    assert w.store.outcomes[delivery.event_id].last_error == "ThrottlingException"
+    assert metric("portal_notifier_send_retries_total") - retries == 1
+    assert await w.service.claim(delivery.event_id) is None  # not due yet
+    w.clock.advance(0.5)
+    retry = await w.service.claim(delivery.event_id)
+    assert retry is not None
+    await w.service.attempt(retry)
+    assert (w.state(delivery.event_id), w.store.deliveries[delivery.event_id].attempts) == (
+        DeliveryState.SENT,
+        2,
+    )
+    assert w.store.queue == {}
+    assert len(w.mailer.sent) == 1
+
+
+async def test_retries_are_bounded_then_reported() -> None:
+    w = world(retry_max_attempts=2)
+    w.mailer.faults.extend([THROTTLED, THROTTLED])
+    failed = metric("portal_notifier_emails_failed_total", {"reason": "retries_exhausted"})
+    [delivery] = await accept_and_attempt(w, request())
+    w.clock.advance(1)
+    retry = await w.service.claim(delivery.event_id)
+    assert retry is not None
+    await w.service.attempt(retry)
+    assert w.reporter.reports == [(delivery.event_id, "retries_exhausted", 2)]
+    assert w.state(delivery.event_id) is DeliveryState.FAILED
+    assert w.store.queue == {}
+    after = metric("portal_notifier_emails_failed_total", {"reason": "retries_exhausted"})
+    assert after - failed == 1
+
+
+@pytest.mark.parametrize(
+    ("setup", "reason", "state"),
+    [
+        ("rejected", "ses_rejected", DeliveryState.FAILED),
+        ("suppressed", "suppressed", DeliveryState.SUPPRESSED),
+        ("expired", "expired_before_sending", DeliveryState.FAILED),
+        ("unreadable", "unreadable_secret", DeliveryState.FAILED),
+    ],
+)
+async def test_permanent_failures_are_reported_once_and_never_sent(
+    setup: str, reason: str, state: DeliveryState
+) -> None:
+    w = world()
+    changes: dict[str, Any] = {}
+    if setup == "rejected":
+        w.mailer.faults.append(SesError(Failure.PERMANENT, "MessageRejected", "no"))
+    elif setup == "suppressed":
+        await w.suppressions.add("JANE@globex.example", "bounce", T0)
+    elif setup == "expired":
+        changes["expires_at"] = T0
+    else:
+        changes["sealed"] = "not-a-sealed-value"
+    [delivery] = await accept_and_attempt(w, request(**changes))
+    assert w.reporter.reports == [(delivery.event_id, reason, 1)]
+    assert w.state(delivery.event_id) is state
+    assert w.store.outcomes[delivery.event_id].reason == reason
+    assert w.mailer.sent == []
+    assert w.mailer.calls == (1 if setup == "rejected" else 0)
+
+
+async def test_a_report_that_does_not_go_through_is_repeated_never_lost() -> None:
+    w = world()
+    w.reporter.failures = 1
+    w.mailer.faults.append(SesError(Failure.PERMANENT, "MessageRejected", "no"))
+    w.mailer.faults.append(SesError(Failure.PERMANENT, "MessageRejected", "no"))
+    dispatcher = Dispatcher(w.service, concurrency=2)
+    worker = RetryWorker(
+        dispatcher, poll_seconds=1, recovery_seconds=1, retention=timedelta(days=7), batch=8
+    )
+    [delivery] = await w.service.accept([request()])
+    await dispatcher.start(delivery)
+    await dispatcher.drain()
+    # Kafka refused the report: the delivery is not final, still leased to its owner.
+    assert w.reporter.reports == []
+    assert w.state(delivery.event_id) is DeliveryState.SENDING
+    assert await worker.recover() == 0
+    w.clock.advance(61)
+    assert await worker.recover() == 1
+    await dispatcher.drain()
+    assert w.reporter.reports == [(delivery.event_id, "ses_rejected", 1)]
+    assert w.state(delivery.event_id) is DeliveryState.FAILED
+
+
+async def test_the_worker_takes_over_abandoned_work_and_drops_stale_queue_items() -> None:
+    w = world()
+    dispatcher = Dispatcher(w.service, concurrency=2)
+    worker = RetryWorker(
+        dispatcher, poll_seconds=1, recovery_seconds=1, retention=timedelta(days=7), batch=8
+    )
+    # A replica that died mid-attempt (its lease runs 60 s), and one that died between
+    # marking a delivery final and removing its queue item.
+    [abandoned, done] = await w.service.accept([request(1), request(2)])
+    await w.service.attempt(done)
+    await w.store.requeue(done.event_id, T0)
+    assert await worker.run_due() == 0
+    assert w.store.queue == {}
+    assert await worker.recover() == 0
+    w.clock.advance(61)
+    assert await worker.recover() == 1
+    await dispatcher.drain()
+    assert w.state(abandoned.event_id) is DeliveryState.SENT
+    assert len(w.mailer.sent) == 2
+    # A queued retry someone else holds a live lease on: looked at again when it ends.
+    [held] = await w.service.accept([request(3)])
+    await w.store.requeue(held.event_id, w.clock.now)
+    assert await worker.run_due() == 0
+    assert w.store.queue == {held.event_id: held.lease_until}
+
+
+async def test_old_final_deliveries_are_purged() -> None:
+    w = world()
+    [old] = await accept_and_attempt(w, request(1))
+    w.clock.advance(8 * 24 * 3600)
+    [recent] = await w.service.accept([request(2)])
+    assert await w.service.purge(timedelta(days=7)) == 1
+    assert set(w.store.deliveries) == {recent.event_id}
+    assert old.event_id not in w.store.deliveries
