@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -12,7 +11,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from litestar.testing import AsyncTestClient
 
+from portal_access.api_keys.repository import ApiKeyRepository
+from portal_access.api_keys.service import CallerService
 from portal_access.app import create_app
+from portal_access.db import Mongo, mongo_client
 from portal_access.settings import Settings
 from portal_contracts.billing import BillGroupState
 from portal_contracts.codec import encode, headers_for, make_event
@@ -154,18 +156,22 @@ class Access:
         )
 
 
+async def create_api_key(settings: Settings, tenant: str = TENANT, name: str = "ci") -> str:
+    """A new admin API key, made the way `portal-access api-key create` makes it."""
+    client = mongo_client(settings)
+    try:
+        keys = ApiKeyRepository(Mongo(client, settings.mongodb_database))
+        _, key = await CallerService(keys, settings.internal_api_token).create_key(tenant, name)
+    finally:
+        await client.close()
+    return key
+
+
 async def make_access(settings: Settings) -> AsyncIterator[Access]:
-    from pymongo import AsyncMongoClient
-
-    from portal_access import auth
-    from portal_access.storage import Storage
-
     app = create_app(settings)
     capture = LogCapture()
     logging.getLogger().addHandler(capture)
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
-    _, key = await auth.create_api_key(Storage(client, settings.mongodb_database), TENANT, "ci")
-    await client.close()
+    key = await create_api_key(settings)
     try:
         async with AsyncTestClient(app=app, timeout=30) as http:
             yield Access(http, settings, capture, key)
@@ -184,7 +190,7 @@ async def access(
 async def read_topic(
     stack: StackHandle, topic: str, at_least: int = 0, within: float = 30.0
 ) -> list[Any]:
-    """Every record of a topic from the start (waits until `at_least` have arrived)."""
+    """Every record of a topic from the start: at least `at_least`, read until caught up."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=stack.endpoints.kafka_bootstrap,
@@ -194,16 +200,15 @@ async def read_topic(
     )
     await consumer.start()
     records: list[Any] = []
+
+    async def caught_up() -> bool:
+        batch = await consumer.getmany(timeout_ms=300)
+        for part in batch.values():
+            records.extend(part)
+        return len(records) >= at_least and not batch
+
     try:
-        deadline = asyncio.get_running_loop().time() + within
-        while True:
-            batch = await consumer.getmany(timeout_ms=300)
-            for part in batch.values():
-                records.extend(part)
-            if len(records) >= at_least and not batch:
-                break
-            if asyncio.get_running_loop().time() > deadline:
-                break
+        await eventually(caught_up, within=within, what=f"{at_least} records on {topic}")
     finally:
         await consumer.stop()
     return records

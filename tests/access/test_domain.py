@@ -9,8 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
-from portal_access import domain
-from portal_access.domain import Rule, RuleValueError
+from portal_access import tokens
+from portal_access.portals import domain
+from portal_access.portals.domain import Rule, RuleValueError
+from portal_access.sessions import domain as sessions
+from portal_access.signin import domain as signin
 from portal_contracts.portal import RuleKind
 
 D, E = RuleKind.DOMAIN, RuleKind.EMAIL
@@ -211,28 +214,28 @@ def test_arbitrary_input_is_accepted_or_refused_with_a_reason(raw: str) -> None:
 
 
 def test_secrets_and_codes() -> None:
-    tokens = {domain.new_secret() for _ in range(100)}
-    assert len(tokens) == 100
-    assert all(len(t) == 43 for t in tokens)
-    codes = [domain.new_code() for _ in range(200)]
-    assert all(len(c) >= 8 and set(c) <= set(domain.CODE_ALPHABET) for c in codes)
-    assert not set("0O1IL2Z5S8B") & set(domain.CODE_ALPHABET)
-    assert domain.normalise_code(" acd-efg hjk ") == "ACDEFGHJK"
-    assert domain.hash_code("c1", "ABC") != domain.hash_code("c2", "ABC")
-    assert domain.hash_secret("t") != "t"
+    secrets = {tokens.new_secret() for _ in range(100)}
+    assert len(secrets) == 100
+    assert all(len(t) == 43 for t in secrets)
+    codes = [signin.new_code() for _ in range(200)]
+    assert all(len(c) >= 8 and set(c) <= set(signin.CODE_ALPHABET) for c in codes)
+    assert not set("0O1IL2Z5S8B") & set(signin.CODE_ALPHABET)
+    assert signin.normalise_code(" acd-efg hjk ") == "ACDEFGHJK"
+    assert signin.hash_code("c1", "ABC") != signin.hash_code("c2", "ABC")
+    assert tokens.hash_secret("t") != "t"
 
 
 def test_session_and_window_arithmetic() -> None:
     start = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-    times = domain.session_times(start)
+    times = sessions.session_times(start)
     assert times.idle_expires_at - start == timedelta(minutes=30)
     assert times.expires_at - start == timedelta(hours=12)
     late = times.expires_at - timedelta(minutes=5)
-    assert domain.refreshed_idle(late, times.expires_at) == times.expires_at
-    window = domain.rate_window(datetime(2026, 1, 1, 12, 7, 30, tzinfo=UTC), 900)
+    assert sessions.refreshed_idle(late, times.expires_at) == times.expires_at
+    window = signin.rate_window(datetime(2026, 1, 1, 12, 7, 30, tzinfo=UTC), 900)
     assert window.resets_at == datetime(2026, 1, 1, 12, 15, tzinfo=UTC)
     assert (
-        domain.retry_after_seconds(
+        signin.retry_after_seconds(
             datetime(2026, 1, 1, 12, 14, 59, 500000, tzinfo=UTC), window.resets_at
         )
         == 1

@@ -1,5 +1,6 @@
 """`portal-access run` serves the app; `api-key create|revoke|list` manage admin API keys;
-`staff-secret create` and `staff-link` are the staff console's (issue 9, see staff_cli.py)."""
+`staff-secret create` and `staff-link` are the staff console's (issue 9,
+see staff_links/cli.py)."""
 
 from __future__ import annotations
 
@@ -8,49 +9,55 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-from pymongo import AsyncMongoClient
-
-from portal_access import auth, staff_cli
+from portal_access.api_keys.repository import ApiKeyRepository
+from portal_access.api_keys.service import CallerService
+from portal_access.db import Mongo, mongo_client
 from portal_access.settings import Settings
-from portal_access.storage import Storage
+from portal_access.staff_links import cli as staff_cli
 from portal_kit.serving import serve
 
 
-async def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[int]]) -> int:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
+async def _with_callers(settings: Settings, work: Callable[[CallerService], Awaitable[int]]) -> int:
+    client = mongo_client(settings)
     try:
-        storage = Storage(client, settings.mongodb_database)
-        await storage.ensure_indexes()
-        return await work(storage)
+        keys = ApiKeyRepository(Mongo(client, settings.mongodb_database))
+        await keys.ensure_indexes()
+        return await work(CallerService(keys, settings.internal_api_token))
     finally:
         await client.close()
 
 
 def _api_key(args: argparse.Namespace, settings: Settings) -> int:
-    async def create(storage: Storage) -> int:
-        key_id, key = await auth.create_api_key(storage, args.tenant, args.name)
+    async def create(callers: CallerService) -> int:
+        key_id, key = await callers.create_key(args.tenant, args.name)
         print(f"created API key {key_id} ({args.name}) for tenant {args.tenant}", file=sys.stderr)
         print("store it now: it is shown only once", file=sys.stderr)
         # The key alone on the last stdout line, so scripts can take it.
         print(key)
         return 0
 
-    async def revoke(storage: Storage) -> int:
-        if await auth.revoke_api_key(storage, args.tenant, args.key_id):
+    async def revoke(callers: CallerService) -> int:
+        if await callers.revoke_key(args.tenant, args.key_id):
             print(f"revoked {args.key_id}", file=sys.stderr)
             return 0
         print(f"no active key {args.key_id} for tenant {args.tenant}", file=sys.stderr)
         return 1
 
-    async def listing(storage: Storage) -> int:
-        for key in await auth.list_api_keys(storage, args.tenant):
-            print(json.dumps(key, default=str))
+    async def listing(callers: CallerService) -> int:
+        for key in await callers.keys_of(args.tenant):
+            shown = {
+                "_id": key.key_id,
+                "tenant_id": key.tenant_id,
+                "name": key.name,
+                "created_at": key.created_at,
+                "revoked_at": key.revoked_at,
+            }
+            print(json.dumps(shown, default=str))
         return 0
 
     work = {"create": create, "revoke": revoke, "list": listing}[args.action]
-    return asyncio.run(_with_storage(settings, work))
+    return asyncio.run(_with_callers(settings, work))
 
 
 def main(argv: list[str] | None = None) -> int:

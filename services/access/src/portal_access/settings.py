@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from portal_contracts import urls
 from portal_kit.sealing import DEV_SEAL_KEY
 from portal_kit.settings import DEV_INTERNAL_API_TOKEN, CommonSettings
 
@@ -46,4 +47,4 @@ class Settings(CommonSettings):
         return self
 
     def portal_url(self, portal_key: str) -> str:
-        return f"{self.portal_public_url.rstrip('/')}/p/{portal_key}"
+        return urls.portal_url(self.portal_public_url, portal_key)

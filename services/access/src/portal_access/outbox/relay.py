@@ -1,49 +1,34 @@
-"""Events owed by a state change, embedded in the changed document, and their relay to Kafka.
-
-A state change and the events it owes are one MongoDB update (`$push` onto the document's
-`outbox` together with the `$set` of the state), so an event exists exactly when its state
-change does. The relay publishes with acks=all, then pulls the entry by `event_id`; a crash
-between the two publishes it once more with the same `event_id` (consumers deduplicate).
-"""
+"""The relay: publishes owed events through an injected publisher, then marks them sent."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 from prometheus_client import Counter
-from pydantic import BaseModel
 
-from portal_contracts.codec import encode, headers_for, make_event
-from portal_contracts.registry import spec_for_model
+from portal_access.outbox.models import Hint, OutboxEntry, Owed
 
 log = logging.getLogger(__name__)
 
 RELAYED = Counter("access_outbox_relayed_total", "Outbox events published to Kafka", ["type"])
 RELAY_ERRORS = Counter("access_outbox_relay_errors_total", "Failed outbox relay passes")
 
-
-def outbox_entry(payload: BaseModel, *, tenant_id: str, bill_group_id: str) -> dict[str, Any]:
-    """An envelope ready to publish: topic from the contracts registry, key = bill group id."""
-    event = make_event(payload, tenant_id=tenant_id, aggregate_id=bill_group_id)
-    return {
-        "event_id": str(event.event_id),
-        "type": event.type,
-        "topic": spec_for_model(type(payload)).topic.value,
-        "key": bill_group_id,
-        "body": encode(event).decode(),
-        "headers": headers_for(event),
-    }
-
-
-Publish = Callable[[dict[str, Any]], Awaitable[None]]
+Publish = Callable[[OutboxEntry], Awaitable[None]]
 # (collection, document id): a document that this process just gave owed events.
-Hint = tuple[str, Any]
-Drain = Callable[[Publish, list[Hint] | None], Awaitable[int]]
-Wake = Callable[[str, Any], None]
+Wake = Callable[[str, str], None]
+
+
+class OwedEvents(Protocol):
+    async def owed(self, only: Sequence[Hint] | None = None) -> list[Owed]: ...
+    async def mark_sent(self, owed: Owed) -> None: ...
+
+
+def no_relay(collection: str, doc_id: str) -> None:
+    """This replica does not relay; another replica's sweep publishes what it owes."""
 
 
 class Relay:
@@ -55,17 +40,30 @@ class Relay:
     replicas whose relay is off.
     """
 
-    def __init__(self, drain: Drain, publish: Publish, sweep_seconds: float) -> None:
-        self._drain = drain
+    def __init__(self, outbox: OwedEvents, publish: Publish, sweep_seconds: float) -> None:
+        self._outbox = outbox
         self._publish = publish
         self._sweep = sweep_seconds
         self._hints: list[Hint] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    def wake(self, collection: str, doc_id: Any) -> None:
-        self._hints.append((collection, doc_id))
+    def wake(self, collection: str, doc_id: str) -> None:
+        self._hints.append(Hint(collection, doc_id))
         self._wake.set()
+
+    async def drain(self, only: Sequence[Hint] | None = None) -> int:
+        """Publish owed events, oldest first per document, then mark them sent.
+
+        `only` names the documents to look at; None sweeps every collection."""
+        published = 0
+        for owed in await self._outbox.owed(only):
+            for entry in owed.entries:
+                await self._publish(entry)
+                RELAYED.labels(entry.type).inc()
+            await self._outbox.mark_sent(owed)
+            published += len(owed.entries)
+        return published
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
@@ -86,7 +84,7 @@ class Relay:
             hints, self._hints = self._hints, []
             sweep = loop.time() >= next_sweep
             try:
-                await self._drain(self._publish, None if sweep else hints)
+                await self.drain(None if sweep else hints)
                 if sweep:
                     next_sweep = loop.time() + self._sweep
             except Exception:

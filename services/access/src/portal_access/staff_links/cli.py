@@ -12,11 +12,10 @@ import sys
 import time
 from typing import Any
 
-from pymongo import AsyncMongoClient
-
-from portal_access import staff_links
+from portal_access.db import Mongo, mongo_client
 from portal_access.settings import Settings
-from portal_access.staff_storage import StaffLinkStore
+from portal_access.staff_links import domain as staff_links
+from portal_access.staff_links.repository import StaffLinkRepository
 from portal_contracts.envelope import utc_now
 
 COMMANDS = ("staff-secret", "staff-link")
@@ -38,9 +37,9 @@ def add_commands(commands: Any) -> None:
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
+    client = mongo_client(settings)
     try:
-        store = StaffLinkStore(client, settings.mongodb_database)
+        store = StaffLinkRepository(Mongo(client, settings.mongodb_database))
         if args.command == "staff-secret":
             secret = staff_links.new_secret()
             await store.add_secret(args.tenant, secret, utc_now())

@@ -1,5 +1,5 @@
 """Signed staff links: tampered, expired, other-tenant, skew, malformed (reuse is storage's
-unique nonce, tested against the real database in test_staff_console.py)."""
+unique nonce, tested against the real database in tests/staff/test_staff_console_http.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal_access.staff_links import (
+from portal_access.staff_links.domain import (
     CLOCK_SKEW_SECONDS,
     MAX_LIFETIME_SECONDS,
     Refusal,

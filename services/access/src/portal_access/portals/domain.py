@@ -1,31 +1,21 @@
-"""Pure rules of portal access: value normalisation, rule overlap, secrets and expiry.
-
-Nothing here does I/O; storage and routes call these functions and act on their answers.
+"""Pure rules of portal access: value normalisation, exact matching, rule overlap, and
+when a portal is usable. Nothing here does I/O; the portal and sign-in use cases act on
+these answers.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import idna
 
+from portal_contracts import urls
 from portal_contracts.portal import RuleKind
 
-SIGNIN_LIFETIME = timedelta(minutes=15)
 PREVIEW_LIFETIME = timedelta(minutes=10)
-SESSION_IDLE = timedelta(minutes=30)
-SESSION_ABSOLUTE = timedelta(hours=12)
-MAX_CODE_ATTEMPTS = 5
-
-# No 0/O, 1/I/L, 2/Z, 5/S, 8/B: a code read aloud or retyped from a phone stays unambiguous.
-CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
-CODE_LENGTH = 10
 
 _SEPARATORS = re.compile(r"[\s,;]")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -163,70 +153,32 @@ def overlapping(a: Rule, b: Rule) -> bool:
     return email_domain(email.value) == domain.value
 
 
-# --- secrets ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Usability:
+    usable: bool
+    reason: str | None
 
 
-def new_secret() -> str:
-    """256 random bits, URL-safe: sign-in tokens, session tokens, preview tokens, API keys."""
-    return secrets.token_urlsafe(32)
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(12)}"
-
-
-def new_code() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-
-
-def normalise_code(raw: str) -> str:
-    """People type codes with spaces, dashes and in lower case."""
-    return re.sub(r"[\s-]", "", raw).upper()
-
-
-def hash_secret(secret: str) -> str:
-    """Lookup hash of a high-entropy secret (no salt needed at 256 bits)."""
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def hash_code(challenge_id: str, code: str) -> str:
-    """Codes are short, so their hash is bound to the challenge they belong to."""
-    return hmac.new(challenge_id.encode(), code.encode(), hashlib.sha256).hexdigest()
-
-
-def same_secret(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
-
-
-# --- sessions and limits ---------------------------------------------------------------
+def usability(enabled: bool, contract_status: str | None) -> Usability:
+    """A portal lets customers in only while it is switched on AND the contract is active."""
+    if not enabled:
+        return Usability(False, "portal_disabled")
+    if contract_status != "active":
+        return Usability(False, "contract_inactive")
+    return Usability(True, None)
 
 
 @dataclass(frozen=True)
-class SessionTimes:
-    idle_expires_at: datetime
-    expires_at: datetime
+class PortalUrls:
+    """The portal's public URLs (the scheme is shared with the gateway in contracts)."""
 
+    base_url: str
 
-def session_times(started: datetime) -> SessionTimes:
-    return SessionTimes(started + SESSION_IDLE, started + SESSION_ABSOLUTE)
+    def portal(self, portal_key: str) -> str:
+        return urls.portal_url(self.base_url, portal_key)
 
+    def verify(self, portal_key: str, token: str) -> str:
+        return urls.verify_url(self.base_url, portal_key, token)
 
-def refreshed_idle(now: datetime, expires_at: datetime) -> datetime:
-    return min(now + SESSION_IDLE, expires_at)
-
-
-@dataclass(frozen=True)
-class Window:
-    key: str
-    resets_at: datetime
-
-
-def rate_window(now: datetime, seconds: int) -> Window:
-    """Fixed window containing `now`: all replicas agree on its key without talking."""
-    epoch = int(now.timestamp())
-    start = epoch - epoch % seconds
-    return Window(str(start), datetime.fromtimestamp(start + seconds, tz=now.tzinfo))
-
-
-def retry_after_seconds(now: datetime, resets_at: datetime) -> int:
-    return max(1, int((resets_at - now).total_seconds() + 0.999))
+    def preview(self, portal_key: str, token: str) -> str:
+        return urls.preview_url(self.base_url, portal_key, token)

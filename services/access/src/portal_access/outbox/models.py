@@ -1,0 +1,54 @@
+"""An outbox entry: an envelope ready to publish, and the document that owes it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from portal_contracts.codec import encode, headers_for, make_event
+from portal_contracts.registry import spec_for_model
+
+# The collections whose documents carry an outbox.
+PORTALS, CHALLENGES, SESSIONS = "portals", "challenges", "sessions"
+OUTBOX_COLLECTIONS = (PORTALS, CHALLENGES, SESSIONS)
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    event_id: str
+    type: str
+    topic: str
+    key: str
+    body: str
+    headers: dict[str, str]
+
+
+def outbox_entry(payload: BaseModel, *, tenant_id: str, bill_group_id: str) -> OutboxEntry:
+    """An envelope ready to publish: topic from the contracts registry, key = bill group id."""
+    event = make_event(payload, tenant_id=tenant_id, aggregate_id=bill_group_id)
+    return OutboxEntry(
+        event_id=str(event.event_id),
+        type=event.type,
+        topic=spec_for_model(type(payload)).topic.value,
+        key=bill_group_id,
+        body=encode(event).decode(),
+        headers=headers_for(event),
+    )
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A document that this process just gave owed events."""
+
+    collection: str
+    doc_id: str
+
+
+@dataclass(frozen=True)
+class Owed:
+    """The owed entries of one document, as read."""
+
+    collection: str
+    doc_id: str
+    entries: tuple[OutboxEntry, ...]

@@ -1,0 +1,1 @@
+"""Portals: the contract projection, the portal switch and link, access rules, preview."""

@@ -1,0 +1,1 @@
+"""Sessions: customer and preview sessions, idle and absolute expiry, server-side revocation."""

@@ -1,0 +1,1 @@
+"""Sign-in: challenges (link + code), the decoy policy, attempt limits and rate limits."""
