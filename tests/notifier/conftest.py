@@ -6,7 +6,6 @@ import email
 import json
 import secrets
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -279,7 +278,8 @@ def fault_proxy(stack: StackHandle) -> Iterator[Callable[..., tuple[FaultProxy, 
 
 
 async def read_topic(stack: StackHandle, topic: str, count: int, within: float = 30.0) -> list[Any]:
-    """The first `count` records of a topic, read from the beginning without a group."""
+    """The first `count` records of a topic (or more, if one poll brings them), read from the
+    beginning without a group."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=stack.endpoints.kafka_bootstrap,
@@ -288,12 +288,25 @@ async def read_topic(stack: StackHandle, topic: str, count: int, within: float =
     )
     await consumer.start()
     records: list[Any] = []
+
+    async def read_enough() -> bool:
+        batch = await consumer.getmany(timeout_ms=500)
+        for part in batch.values():
+            records.extend(part)
+        return len(records) >= count
+
     try:
-        deadline = time.monotonic() + within
-        while len(records) < count and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            for part in batch.values():
-                records.extend(part)
+        await eventually(read_enough, within, f"{count} record(s) on {topic}", interval=0)
     finally:
         await consumer.stop()
     return records
+
+
+def metric_value(metrics: str, sample: str) -> float:
+    """The value of one sample (name and labels exactly as exposed) in a /metrics text;
+    0 when the sample is not there yet (a labelled counter before its first increment)."""
+    for line in metrics.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name == sample:
+            return float(value)
+    return 0.0

@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -131,15 +130,15 @@ async def _rewind_group(stack: StackHandle, isolation: Isolation) -> None:
         count = TOPICS[Topic.PORTAL_SIGNIN].local_partitions
         partitions = [TopicPartition(topic, p) for p in range(count)]
         consumer.assign(partitions)
-        deadline = time.monotonic() + 60
-        while True:
+
+        async def rewound() -> bool:
             try:
                 await consumer.commit(dict.fromkeys(partitions, 0))
-                return
             except KafkaError:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(1)
+                return False
+            return True
+
+        await eventually(rewound, 60, "notifier group offsets rewound", interval=1)
     finally:
         await consumer.stop()
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from portal_contracts.codec import decode
+from portal_contracts.codec import decode, make_event
 from portal_contracts.topics import Topic
 from portal_localstack.aws import SENDER_DOMAIN
 from portal_localstack.testing import Isolation, StackHandle
@@ -18,6 +18,7 @@ from tests.notifier.conftest import (
     FaultProxy,
     branding_events,
     emails_to,
+    metric_value,
     notifier_settings,
     parts,
     producer,
@@ -32,6 +33,7 @@ from tests.support.waiting import eventually
 pytestmark = pytest.mark.integration
 
 Mongo = AsyncMongoClient[dict[str, Any]]
+RETRIES = "portal_notifier_send_retries_total"
 
 
 class _Links(HTMLParser):
@@ -181,6 +183,7 @@ async def test_transient_ses_faults_back_off_without_blocking_other_emails(
     first = signin_event(slow)
     second = signin_event(fast)
     async with running_notifier(settings) as client, producer(stack) as broker:
+        retries = metric_value((await client.get("/metrics")).text, RETRIES)
         await publish(broker, isolation, Topic.PORTAL_SIGNIN, first.event)
         await publish(broker, isolation, Topic.PORTAL_SIGNIN, second.event)
         [slow_email] = await wait_for_emails(stack, slow)
@@ -193,7 +196,8 @@ async def test_transient_ses_faults_back_off_without_blocking_other_emails(
     order = [m["To"] for m in emails_to(stack, fast) + emails_to(stack, slow)]
     assert order == [fast, slow]
     assert (stored["state"], stored["attempts"], stored["last_error"]) == ("sent", 4, error_type)
-    assert "portal_notifier_send_retries_total" in metrics
+    # One parked retry per injected fault (the fourth attempt went through).
+    assert metric_value(metrics, RETRIES) - retries == 3
 
 
 async def test_permanent_rejection_is_dead_lettered_and_reported_and_later_events_flow(
@@ -286,3 +290,45 @@ async def test_retries_are_bounded_then_reported(
     assert (stored["state"], stored["attempts"]) == ("failed", 3)
     assert proxy.injected == 3
     assert emails_to(stack, recipient) == []
+
+
+async def test_a_state_event_mongodb_cannot_store_is_dead_lettered_and_the_partition_moves_on(
+    stack: StackHandle, isolation: Isolation, topics: list[str], mongo: Mongo
+) -> None:
+    """aggregate_version 2**64 is contract-valid, but the MongoDB driver refuses it
+    (OverflowError) on every try. MongoDB is healthy, so after the policy's bounded retries
+    it is dead-lettered, and the events behind it on the same partition are applied."""
+    recipient = f"{isolation.token}@globex.example"
+    settings = notifier_settings(stack, isolation)
+    [(_, entity), (_, group)] = branding_events()
+    poison = make_event(
+        group.payload, tenant_id="tenant_a", aggregate_id="bg_1", aggregate_version=2**64
+    )
+    source_topic = isolation.topic_prefix + Topic.BILL_GROUPS
+    dead_lettered = f'portal_dead_lettered_total{{group="notifier",topic="{source_topic}"}}'
+    bill_groups = mongo[isolation.database("notifier")]["bill_groups"]
+    async with running_notifier(settings) as client, producer(stack) as broker:
+        before = metric_value((await client.get("/metrics")).text, dead_lettered)
+        # Same key (the bill group id), so the same partition: the good state is behind it.
+        await publish(broker, isolation, Topic.BILL_GROUPS, poison)
+        await publish(broker, isolation, Topic.BILL_GROUPS, group)
+        await publish(broker, isolation, Topic.ENTITIES, entity)
+
+        async def projected() -> bool:
+            doc = await bill_groups.find_one({"bill_group_id": "bg_1"})
+            return doc is not None and doc["version"] == 5
+
+        await eventually(projected, 60, "the bill group behind the poison message")
+        [dead] = await read_topic(stack, isolation.topic_prefix + "dlq.notifier", 1)
+        signin = signin_event(recipient)
+        await publish(broker, isolation, Topic.PORTAL_SIGNIN, signin.event)
+        [message] = await wait_for_emails(stack, recipient)
+        after = metric_value((await client.get("/metrics")).text, dead_lettered)
+    assert decode(dead.value).aggregate_version == 2**64
+    headers = {k: v.decode() for k, v in dead.headers}
+    assert headers["dlq.error.type"] == "OverflowError"
+    assert headers["dlq.attempts"] == "4"
+    assert headers["dlq.source.topic"] == source_topic
+    assert dead.key == b"bg_1"
+    assert after - before == 1
+    assert "Globex Corporation (Globex EMEA)" in parts(message)["text/plain"]

@@ -17,6 +17,7 @@ Other event types on these topics (`signin.completed`, ...) are not the notifier
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -30,7 +31,7 @@ from portal_contracts.envelope import Envelope
 from portal_contracts.portal import SigninRequested
 from portal_contracts.registry import EventType
 from portal_contracts.topics import ConsumerGroup, Topic, dead_letter_topic
-from portal_kit.consumer import ConsumerPolicy, HealthProbe
+from portal_kit.consumer import ConsumerPolicy, HealthProbe, Sleep
 from portal_kit.deadletter import DeadLetter, KafkaDeadLetter, SourceRecord
 from portal_notifier.branding.handlers import on_bill_group_state, on_entity_state
 from portal_notifier.branding.service import BrandingService
@@ -54,12 +55,17 @@ def dead_letter(broker: KafkaBroker, settings: Settings) -> KafkaDeadLetter:
     )
 
 
-def consumer_policy(dead_letter: DeadLetter, healthy: HealthProbe) -> ConsumerPolicy:
+def consumer_policy(
+    dead_letter: DeadLetter, healthy: HealthProbe, *, sleep: Sleep = asyncio.sleep
+) -> ConsumerPolicy:
+    """The kit's policy with its defaults: at most 4 attempts of a record that keeps failing
+    while MongoDB and Kafka are healthy; backoff from 0.2 s, capped at 5 s."""
     return ConsumerPolicy(
         group=ConsumerGroup.NOTIFIER.value,
         dead_letter=dead_letter,
         healthy=healthy,
         invalid=(ContractError,),
+        sleep=sleep,
     )
 
 
