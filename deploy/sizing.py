@@ -1,10 +1,11 @@
 """Read-model and Kafka sizing from measured document sizes (feeds deploy/README.md).
 
-Each billing-view document is built exactly as billing-view builds it (its pure
-`domain.state_write` applied to the contracts' example events) and measured with
-`bson.encode`; the sizes are then multiplied by the per-bill-group counts of the design's
-target shape (DESIGN.md, "Scale": 1M bill groups, 50M invoices). Index sizes are estimated
-from the key widths of each index. Nothing here is a timing claim.
+Each billing-view document is built by billing-view itself: the contracts' example events go
+through its public CLI (`billing-view documents`: the live consumer's decode and state write,
+no server needed) and what it prints is measured with `bson.encode`; the sizes are then
+multiplied by the per-bill-group counts of the design's target shape (DESIGN.md, "Scale":
+1M bill groups, 50M invoices). Index sizes are estimated from the key widths of each index.
+Nothing here is a timing claim.
 
     python deploy/sizing.py            # print the tables
     python deploy/sizing.py --readme   # refresh them in deploy/README.md (CI checks they match)
@@ -14,14 +15,18 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
+import json
+import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import bson
 
-from billing_view import domain
-from portal_contracts.codec import make_event
+from portal_contracts.codec import encode, make_event
 from portal_contracts.examples import EXAMPLES
 from portal_contracts.registry import EventType, latest
 from portal_contracts.topics import TOPICS, Topic
@@ -36,6 +41,14 @@ PER_BILL_GROUP = {
     EventType.PAYMENT_METHOD_STATE: 2.0,
     # 10k tenants with a handful of entities each, spread over 1M bill groups.
     EventType.ENTITY_STATE: 0.03,
+}
+# The payload field that names each state event's aggregate (the event's aggregate_id).
+AGGREGATE_ID_FIELD = {
+    EventType.BILL_GROUP_STATE: "bill_group_id",
+    EventType.INVOICE_STATE: "invoice_id",
+    EventType.SUBSCRIPTION_STATE: "subscription_id",
+    EventType.PAYMENT_METHOD_STATE: "payment_method_id",
+    EventType.ENTITY_STATE: "entity_id",
 }
 # WiredTiger compresses documents (snappy) roughly this well on JSON-like billing data;
 # indexes use prefix compression. Conservative ratios, so the figures err on the large side.
@@ -53,17 +66,39 @@ class Measured:
     event_bytes: int
 
 
-def _document(event_type: EventType) -> tuple[str, dict[str, Any]]:
-    payload_model = latest(event_type).model
-    payload = payload_model.model_validate(EXAMPLES[(event_type, 1)])
-    id_field = domain.STATE_COLLECTIONS[event_type][1]
-    aggregate_id = str(payload.model_dump()[id_field])
-    event = make_event(
+def _example_event(event_type: EventType, aggregate_id: str | None = None) -> Any:
+    payload = latest(event_type).model.model_validate(EXAMPLES[(event_type, 1)])
+    if aggregate_id is None:
+        aggregate_id = str(getattr(payload, AGGREGATE_ID_FIELD[event_type]))
+    return make_event(
         payload, tenant_id="tenant_0001", aggregate_id=aggregate_id, aggregate_version=7
     )
-    write = domain.state_write(event)
-    doc = {**write.document(), "updated_at": dt.datetime.now(dt.UTC)}
-    return write.collection, doc
+
+
+def _billing_view() -> str:
+    beside = Path(sys.executable).parent / "billing-view"
+    found = str(beside) if beside.exists() else shutil.which("billing-view")
+    if found is None:
+        raise SystemExit("billing-view is not installed (uv sync)")
+    return found
+
+
+@functools.cache
+def _described() -> dict[EventType, dict[str, Any]]:
+    """What billing-view stores for each example event: `{collection, document, indexes}`."""
+    types = list(PER_BILL_GROUP)
+    lines = b"".join(encode(_example_event(t)) + b"\n" for t in types)
+    done = subprocess.run(  # noqa: S603 - our own installed entry point, fixed arguments
+        [_billing_view(), "documents"], input=lines, capture_output=True, check=True
+    )
+    described = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    return dict(zip(types, described, strict=True))
+
+
+def _document(event_type: EventType) -> tuple[str, dict[str, Any]]:
+    described = _described()[event_type]
+    doc = {**described["document"], "updated_at": dt.datetime.now(dt.UTC)}
+    return described["collection"], doc
 
 
 def _field(doc: dict[str, Any], dotted: str) -> Any:
@@ -74,24 +109,18 @@ def _field(doc: dict[str, Any], dotted: str) -> Any:
     return value
 
 
-def _index_keys(collection: str) -> list[list[str]]:
-    """Key fields of each index billing-view creates on the collection (plus `_id`)."""
-    from billing_view.storage import INDEXES
-
-    keys = [["_id"]]
-    for index in INDEXES.get(collection, []):
-        keys.append([field for field, _ in index.document["key"].items()])
+def _index_keys(event_type: EventType) -> list[list[str]]:
+    """Key fields of each index billing-view creates on the document's collection (+ `_id`)."""
+    keys: list[list[str]] = _described()[event_type]["indexes"]
     return keys
 
 
 def measure(event_type: EventType) -> Measured:
     collection, doc = _document(event_type)
     entry = 0
-    for fields in _index_keys(collection):
+    for fields in _index_keys(event_type):
         entry += len(bson.encode({f: _field(doc, f) for f in fields})) + INDEX_ENTRY_OVERHEAD
-    payload_model = latest(event_type).model
-    payload = payload_model.model_validate(EXAMPLES[(event_type, 1)])
-    event = make_event(payload, tenant_id="tenant_0001", aggregate_id="x", aggregate_version=7)
+    event = _example_event(event_type, aggregate_id="x")
     return Measured(
         event_type,
         collection,

@@ -1,37 +1,51 @@
-"""Helpers shared by billing-view's tests: records without Kafka, read-model comparisons."""
+"""Helpers shared by billing-view's tests: records without Kafka, a projector over any
+database, read-model comparisons."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from billing_view.projector import Projector
-from billing_view.storage import Storage
+from pymongo.asynchronous.database import AsyncDatabase
+
+from billing_view.app import projector_for
+from billing_view.projection.service import INVALID, Projector
 from portal_contracts.codec import encode
 from portal_contracts.envelope import Envelope
+from portal_kit.consumer import Backoff, ConsumerPolicy
+from portal_kit.deadletter import SourceRecord
 
 
-@dataclass(frozen=True)
-class FakeRecord:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
+def records(events: list[Envelope[Any]]) -> list[SourceRecord]:
+    return [
+        SourceRecord("t", 0, i, e.aggregate_id.encode(), encode(e)) for i, e in enumerate(events)
+    ]
 
 
-def records(events: list[Envelope[Any]]) -> list[FakeRecord]:
-    return [FakeRecord("t", 0, i, e.aggregate_id.encode(), encode(e)) for i, e in enumerate(events)]
+class Parked(list[tuple[SourceRecord, BaseException]]):
+    """A dead-letter publisher that keeps what it is given."""
 
-
-class Parked(list[tuple[FakeRecord, BaseException]]):
-    async def __call__(self, record: Any, error: BaseException, attempts: int) -> None:
+    async def __call__(self, record: SourceRecord, error: BaseException, attempts: int) -> None:
         self.append((record, error))
 
 
-def projector(storage: Storage) -> tuple[Projector, Parked]:
+async def healthy() -> bool:
+    return True
+
+
+def policy(dead_letter: Any, max_attempts: int = 2) -> ConsumerPolicy:
+    return ConsumerPolicy(
+        group="test",
+        dead_letter=dead_letter,
+        healthy=healthy,
+        invalid=INVALID,
+        max_attempts=max_attempts,
+        backoff=Backoff(base_seconds=0.01, cap_seconds=0.05),
+    )
+
+
+def projector(db: AsyncDatabase[dict[str, Any]]) -> tuple[Projector, Parked]:
     parked = Parked()
-    return Projector(storage, parked, max_attempts=2, retry_base_seconds=0.01), parked
+    return projector_for(db, policy(parked)), parked
 
 
 def tenant_view(snapshot: dict[str, dict[str, dict[str, Any]]], tenant: str) -> dict[str, Any]:

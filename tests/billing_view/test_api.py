@@ -13,9 +13,10 @@ from pymongo import AsyncMongoClient
 
 from billing_simulator import scenario
 from billing_view.app import create_app
-from billing_view.domain import BILL_GROUPS, INVOICES, InvoiceCursor
+from billing_view.db import INDEXES, ensure_indexes
+from billing_view.queries.domain import InvoiceCursor
+from billing_view.queries.repository import QueryRepository
 from billing_view.settings import Settings
-from billing_view.storage import INDEXES, Storage
 from portal_contracts import billing, portal
 from portal_contracts.codec import make_event
 from portal_localstack.testing import Isolation, StackHandle
@@ -34,9 +35,9 @@ async def database(
     stack: StackHandle, isolation: Isolation, mongo: AsyncMongoClient[dict[str, Any]]
 ) -> str:
     name = isolation.database("billing-view")
-    storage = Storage(mongo, name)
-    await storage.ensure_indexes()
-    apply, parked = projector(storage)
+    db = mongo[name]
+    await ensure_indexes(db)
+    apply, parked = projector(db)
     other_tenant = [
         e.model_copy(update={"tenant_id": "acme"})
         for e in DEMO.events
@@ -227,29 +228,21 @@ async def test_other_tenant_sees_only_its_own_copy(client: AsyncTestClient[Any])
 async def test_queries_have_their_indexes(
     mongo: AsyncMongoClient[dict[str, Any]], database: str
 ) -> None:
-    storage = Storage(mongo, database)
+    db = mongo[database]
     for collection, indexes in INDEXES.items():
-        names = set((await storage.db[collection].index_information()).keys())
+        names = set((await db[collection].index_information()).keys())
         assert {i.document["name"] for i in indexes} <= names, collection
-    listing = storage.invoice_query(
-        "demo", "bg_globex", ["open"], InvoiceCursor("2026-11-01", "GLO-2026-0024", "x")
-    )
-    list_plan = (
-        await storage.db[INVOICES]
-        .find(listing)
-        .sort([("current.issue_date", -1), ("current.number", -1), ("invoice_id", -1)])
-        .explain()
-    )
-    by_key = await storage.db[BILL_GROUPS].find({"_id": "demo|bg_globex"}).explain()
-    if "ferretdbVersion" in list_plan.get("serverInfo", {}):
+    repository = QueryRepository(db)
+    cursor = InvoiceCursor("2026-11-01", "GLO-2026-0024", "x")
+    list_plan = await repository.explain_invoice_list("demo", "bg_globex", ["open"], cursor)
+    by_key = await repository.explain_bill_group("demo", "bg_globex")
+    if list_plan.ferretdb:
         # FerretDB v1 (SQLite) pushes down only `_id` equality; it keeps the secondary indexes
         # but reports every other filter as a SCAN of the collection's table. So: the single
         # object reads (by `_id`) must be pushed down; list queries are documented as scans.
-        assert by_key["filterPushdown"] is True
-        assert list_plan["filterPushdown"] is False
+        assert by_key.filter_pushdown is True
+        assert list_plan.filter_pushdown is False
     else:
-        assert "IXSCAN" in str(list_plan["queryPlanner"]["winningPlan"])
-        assert "bg_status_newest" in str(list_plan["queryPlanner"]["winningPlan"])
-        assert "IDHACK" in str(by_key["queryPlanner"]["winningPlan"]) or "IXSCAN" in str(
-            by_key["queryPlanner"]["winningPlan"]
-        )
+        assert "IXSCAN" in list_plan.winning_plan
+        assert "bg_status_newest" in list_plan.winning_plan
+        assert "IDHACK" in by_key.winning_plan or "IXSCAN" in by_key.winning_plan

@@ -15,8 +15,9 @@ from pymongo import AsyncMongoClient
 from billing_simulator.publish import Publisher
 from billing_simulator.settings import Settings as SimulatorSettings
 from billing_simulator.stream import disorder, ordered_history
-from billing_view import domain
-from billing_view.replay import snapshot
+from billing_view import db as read_model
+from billing_view.projection import domain
+from billing_view.projection.replay import snapshot
 from portal_localstack.ports import free_port
 from portal_localstack.testing import Isolation, StackHandle
 
@@ -53,7 +54,12 @@ def start_service(stack: StackHandle, isolation: Isolation, log: Path) -> subpro
         )
 
 
-WATCHED = (domain.BILL_GROUPS, domain.SUBSCRIPTIONS, domain.INVOICES, domain.PAYMENT_METHODS)
+WATCHED = (
+    read_model.BILL_GROUPS,
+    read_model.SUBSCRIPTIONS,
+    read_model.INVOICES,
+    read_model.PAYMENT_METHODS,
+)
 
 
 async def _progress(db: Any) -> int:

@@ -1,7 +1,6 @@
 """Acceptance: a malformed event and an event that fails validation land in the dead-letter
 topic with their error; the events after them are still applied (real Kafka + FerretDB)."""
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,11 +12,12 @@ from pymongo import AsyncMongoClient
 
 from billing_simulator.scenario import demo
 from billing_view.app import create_app
-from billing_view.replay import ReplayError, replay_into, snapshot
+from billing_view.projection.replay import ReplayError, replay_into, snapshot
 from billing_view.settings import Settings
 from portal_contracts.codec import encode
 from portal_contracts.topics import ConsumerGroup, Topic, dead_letter_topic
 from portal_localstack.testing import Isolation, StackHandle
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -35,14 +35,6 @@ async def running(
     )
     async with AsyncTestClient(create_app(settings)) as client:
         yield settings, client
-
-
-async def _wait_for(check: Any) -> None:
-    async with asyncio.timeout(60):
-        while True:
-            if await check():
-                return
-            await asyncio.sleep(0.2)
 
 
 async def test_bad_events_are_parked_and_the_rest_applied(
@@ -77,7 +69,7 @@ async def test_bad_events_are_parked_and_the_rest_applied(
     async def applied() -> bool:
         return await invoices.count_documents({}) == 2
 
-    await _wait_for(applied)
+    await eventually(applied, what="the two valid invoices applied")
     assert {d["invoice_id"] async for d in invoices.find()} == {
         good_before.aggregate_id,
         good_after.aggregate_id,
@@ -91,12 +83,14 @@ async def test_bad_events_are_parked_and_the_rest_applied(
     )
     await consumer.start()
     parked: list[Any] = []
+
+    async def three_parked() -> bool:
+        for batch in (await consumer.getmany(timeout_ms=500)).values():
+            parked.extend(batch)
+        return len(parked) >= 3
+
     try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 30
-        while len(parked) < 3 and loop.time() < deadline:
-            for batch in (await consumer.getmany(timeout_ms=500)).values():
-                parked.extend(batch)
+        await eventually(three_parked, within=30, what="three dead-lettered records")
     finally:
         await consumer.stop()
     assert len(parked) == 3

@@ -12,8 +12,7 @@ from pymongo import AsyncMongoClient
 
 from billing_simulator.scenario import event_for
 from billing_simulator.stream import ordered_history
-from billing_view.replay import snapshot
-from billing_view.storage import Storage
+from billing_view.projection.replay import snapshot
 from portal_contracts import billing, portal
 from portal_localstack.testing import StackHandle
 from tests.billing_view.support import projector, records, tenant_view
@@ -47,24 +46,25 @@ async def _build(uri: str, database: str, seed: int, order: list[int], cuts: lis
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
     await client.aconnect()
     try:
-        storage = Storage(client, database)
+        db = client[database]
         run = uuid.uuid4().hex[:8]
         reference, shuffled = f"ref{run}", f"mix{run}"
-        ref_projector, ref_parked = projector(storage)
+        ref_projector, ref_parked = projector(db)
         for record in records(history(reference, seed)):
             await ref_projector.handle_batch([record])
         mixed = records(history(shuffled, seed))
         delivery = [mixed[i % len(mixed)] for i in order]
-        mix_projector, mix_parked = projector(storage)
+        mix_projector, mix_parked = projector(db)
         start = 0
         for cut in [*sorted(set(cuts)), len(delivery)]:
             await mix_projector.handle_batch(delivery[start:cut])
             start = max(start, cut)
         assert not ref_parked
         assert not mix_parked
-        whole = await snapshot(storage.db)
+        whole = await snapshot(db)
         expected = tenant_view(whole, reference)
-        assert expected["bill_groups"]
+        # Not a vacuous comparison: the history's state documents are all there.
+        assert sum(len(docs) for name, docs in expected.items() if name != "changes") > 0
         assert tenant_view(whole, shuffled) == expected
     finally:
         await client.close()

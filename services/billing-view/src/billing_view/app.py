@@ -1,48 +1,91 @@
-"""Composition root: the query API, with the Kafka consumer running in its lifespan."""
+"""The composition root: settings → MongoDB, the feature slices, Kafka, HTTP.
+
+One wiring for every entry point: `create_app` (the service: query API + consumer in its
+lifespan) and `projector_for` (the same projection over any database, for `replay`).
+Dependencies reach the handlers through Litestar's `Provide`, by name.
+"""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from litestar import Litestar, Router
+from litestar.connection import ASGIConnection
 from litestar.di import Provide
-from litestar.exceptions import HTTPException
+from litestar.handlers import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
-from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
-from billing_view.handlers import build_broker
-from billing_view.routes import (
-    AccountController,
-    BillGroupController,
-    bearer_guard,
-    error_handler,
-    utc_today,
-)
+from billing_view.changes.repository import ChangeRepository
+from billing_view.changes.routes import ChangesController
+from billing_view.changes.service import ChangeService
+from billing_view.db import Doc, client_for, ensure_indexes
+from billing_view.errors import UnauthorizedError
+from billing_view.projection.handlers import build_broker, dead_letter, subscribe
+from billing_view.projection.repository import StateRepository
+from billing_view.projection.service import Projector, consumer_policy
+from billing_view.queries.repository import QueryRepository
+from billing_view.queries.routes import AccountController, BillGroupController
+from billing_view.queries.service import QueryService, Today
 from billing_view.settings import Settings
-from billing_view.storage import Storage
+from portal_kit.consumer import ConsumerPolicy
+from portal_kit.deadletter import DeadLetter
+from portal_kit.errors import json_error_handlers
 from portal_kit.ops import kafka_check, mongo_check, ops_routes
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+def bearer_guard(
+    token: str,
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
+    expected = f"Bearer {token}".encode()
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        given = connection.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            raise UnauthorizedError("a valid internal bearer token is required")
+
+    return guard
+
+
+def change_service(db: AsyncDatabase[Doc]) -> ChangeService:
+    return ChangeService(ChangeRepository(db), QueryRepository(db))
+
+
+def projector_for(db: AsyncDatabase[Doc], policy: ConsumerPolicy) -> Projector:
+    return Projector(StateRepository(db), change_service(db), policy)
 
 
 def create_app(
     settings: Settings,
     *,
     consume: bool = True,
-    today: Callable[[], date] = utc_today,
+    today: Today = utc_today,
+    dead_letter_to: DeadLetter | None = None,
 ) -> Litestar:
-    """`consume=False` serves the API without joining the consumer group (tests, tools)."""
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        settings.mongodb_uri, tz_aware=True, connect=False
+    """`consume=False` serves the API without joining the consumer group (tests, tools);
+    `dead_letter_to` replaces the dead-letter publisher (fault tests wrap the real one)."""
+    client = client_for(settings)
+    db = client[settings.mongodb_database]
+    changes = change_service(db)
+    queries = QueryService(QueryRepository(db), changes, today)
+    broker = build_broker(settings)
+    policy = consumer_policy(
+        settings, dead_letter_to or dead_letter(broker, settings), mongo_check(client)
     )
-    storage = Storage(client, settings.mongodb_database)
-    broker = build_broker(settings, storage)
+    subscribe(broker, settings, projector_for(db, policy))
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await client.aconnect()
-        await storage.ensure_indexes()
+        await ensure_indexes(db)
         if consume:
             await broker.start()
         try:
@@ -56,17 +99,18 @@ def create_app(
     checks = {"mongodb": mongo_check(client)}
     if consume:
         checks["kafka"] = kafka_check(broker)
-    guard = bearer_guard(settings.internal_api_token)
+    api = Router(
+        "/",
+        route_handlers=[BillGroupController, AccountController, ChangesController],
+        guards=[bearer_guard(settings.internal_api_token)],
+    )
     return Litestar(
-        route_handlers=[
-            *ops_routes(checks),
-            Router("/", route_handlers=[BillGroupController, AccountController], guards=[guard]),
-        ],
+        route_handlers=[*ops_routes(checks), api],
         dependencies={
-            "storage": Provide(lambda: storage, sync_to_thread=False),
-            "today": Provide(lambda: today, sync_to_thread=False),
+            "queries": Provide(lambda: queries, sync_to_thread=False),
+            "changes": Provide(lambda: changes, sync_to_thread=False),
         },
-        exception_handlers={HTTPException: error_handler},
+        exception_handlers=json_error_handlers(),
         lifespan=[lifespan],
         # Logging is configured once by the CLI (JSON lines); Litestar must not replace it.
         logging_config=None,

@@ -1,4 +1,5 @@
-"""`billing-view run` (the service) and `billing-view replay --database NAME` (a rebuild)."""
+"""`billing-view run` (the service), `billing-view replay --database NAME` (a rebuild) and
+`billing-view documents` (the read-model documents some events become, for sizing)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,19 @@ def main(argv: list[str] | None = None) -> None:
         "replay", help="rebuild the read model from offset 0 into a fresh database, then exit"
     )
     replay.add_argument("--database", required=True, help="target database (must be empty)")
+    sub.add_parser(
+        "documents",
+        help="read event envelopes (JSON lines) on stdin; print the read-model document and "
+        "index keys each upstream state event becomes (JSON lines), touching no server",
+    )
     args = parser.parse_args(argv)
+    if args.command == "documents":
+        from billing_view.projection.documents import describe
+
+        for line in sys.stdin:
+            if line.strip():
+                print(json.dumps(describe(line.encode())))
+        return
     settings = Settings()
     configure_logging("billing-view", settings.log_level)
     if args.command == "run":
@@ -28,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
 
         serve(create_app(settings), settings.http_host, settings.http_port)
         return
-    from billing_view.replay import ReplayError, replay_into
+    from billing_view.projection.replay import ReplayError, replay_into
 
     try:
         stats = asyncio.run(replay_into(settings, args.database))

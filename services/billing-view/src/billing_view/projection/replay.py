@@ -8,35 +8,40 @@ committed and the live group is untouched), through the same projector as the li
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from billing_view.domain import CHANGES
-from billing_view.handlers import CONSUMED_TOPICS
-from billing_view.projector import Projector, Record
+from billing_view.db import CHANGES, INDEXES, Doc, ensure_indexes, first_occupied
+from billing_view.projection.handlers import CONSUMED_TOPICS
+from billing_view.projection.service import consumer_policy
 from billing_view.settings import Settings
-from billing_view.storage import INDEXES, VOLATILE_FIELDS, Storage
+from portal_kit.deadletter import SourceRecord
+from portal_kit.ops import mongo_check
 
 log = logging.getLogger(__name__)
+
+# Written by the service when it applies an event, not part of the upstream facts.
+VOLATILE_FIELDS: frozenset[str] = frozenset()
+
+Snapshot = dict[str, dict[str, Doc]]
 
 
 class ReplayError(RuntimeError):
     pass
 
 
-async def snapshot(db: AsyncDatabase[Any]) -> dict[str, dict[str, dict[str, Any]]]:
+async def snapshot(db: AsyncDatabase[Doc]) -> Snapshot:
     """Every read-model document by collection and id, without what differs between builds.
 
     `before` of a change is left out: it records what the read model held when the change
     arrived, which depends on how the topics happened to interleave for that consumer.
     """
-    result: dict[str, dict[str, dict[str, Any]]] = {}
+    result: Snapshot = {}
     for collection in INDEXES:
         drop = VOLATILE_FIELDS | ({"before"} if collection == CHANGES else set())
-        docs: dict[str, dict[str, Any]] = {}
+        docs: dict[str, Doc] = {}
         async for doc in db[collection].find():
             docs[str(doc["_id"])] = {k: v for k, v in doc.items() if k not in drop}
         result[collection] = docs
@@ -44,7 +49,9 @@ async def snapshot(db: AsyncDatabase[Any]) -> dict[str, dict[str, dict[str, Any]
 
 
 async def replay_into(settings: Settings, database: str, batch: int = 1000) -> dict[str, int]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri)
+    from billing_view.app import projector_for  # the composition root wires the projection
+
+    client: AsyncMongoClient[Doc] = AsyncMongoClient(settings.mongodb_uri)
     await client.aconnect()
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
@@ -56,19 +63,19 @@ async def replay_into(settings: Settings, database: str, batch: int = 1000) -> d
     try:
         if database == settings.mongodb_database:
             raise ReplayError("refusing to replay into the live database")
-        storage = Storage(client, database)
-        for collection in INDEXES:
-            if await storage.db[collection].estimated_document_count():
-                raise ReplayError(f"database {database!r} is not empty ({collection})")
-        await storage.ensure_indexes()
+        db = client[database]
+        occupied = await first_occupied(db)
+        if occupied is not None:
+            raise ReplayError(f"database {database!r} is not empty ({occupied})")
+        await ensure_indexes(db)
         skipped = 0
 
-        async def skip(record: Record, error: BaseException, attempts: int) -> None:
+        async def skip(record: SourceRecord, error: BaseException, attempts: int) -> None:
             # The live consumer already dead-lettered it; a rebuild only counts it.
             nonlocal skipped
             skipped += 1
 
-        projector = Projector(storage, skip, max_attempts=settings.max_attempts)
+        projector = projector_for(db, consumer_policy(settings, skip, mongo_check(client)))
         await consumer.start()
         partitions: list[TopicPartition] = []
         for topic in CONSUMED_TOPICS:
@@ -83,7 +90,7 @@ async def replay_into(settings: Settings, database: str, batch: int = 1000) -> d
         while remaining:
             polled = await consumer.getmany(*remaining, timeout_ms=1000, max_records=batch)
             flat = [r for tp, rs in polled.items() for r in rs if r.offset < end[tp]]
-            await projector.handle_batch(flat)
+            await projector.handle_batch([SourceRecord.of(r) for r in flat])
             records += len(flat)
             for tp in list(remaining):
                 if await consumer.position(tp) >= end[tp]:

@@ -1,4 +1,9 @@
-"""The FastStream Kafka subscriber: polls batches and hands them to the projector."""
+"""The FastStream Kafka subscriber: polls batches and hands them to the projector.
+
+Subscribed with `AckPolicy.NACK_ON_ERROR`: the batch is committed once `handle_batch`
+returns (every record durable or dead-lettered); anything escaping rewinds each partition
+to the batch's first record instead of letting a later commit skip it.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +16,10 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from billing_view import metrics
-from billing_view.projector import Projector, Record
+from billing_view.projection.service import Projector
 from billing_view.settings import Settings
-from billing_view.storage import Storage
 from portal_contracts.topics import ConsumerGroup, Topic
-from portal_kit.deadletter import DEAD_LETTERED, dead_letter_headers
-
-log = logging.getLogger(__name__)
+from portal_kit.deadletter import KafkaDeadLetter, SourceRecord
 
 CONSUMED_TOPICS = (
     Topic.ENTITIES,
@@ -30,39 +32,10 @@ CONSUMED_TOPICS = (
 )
 
 
-def dead_letterer(broker: KafkaBroker, settings: Settings) -> Any:
-    """Park a record with its error in headers on this group's dead-letter topic."""
-
-    async def dead_letter(record: Record, error: BaseException, attempts: int) -> None:
-        headers = dead_letter_headers(
-            error,
-            source_topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            consumer_group=ConsumerGroup.BILLING_VIEW.value,
-            attempts=attempts,
-        )
-        await broker.publish(
-            record.value or b"", settings.dead_letter_topic, key=record.key, headers=headers
-        )
-        DEAD_LETTERED.labels(ConsumerGroup.BILLING_VIEW.value, record.topic).inc()
-        log.warning(
-            "dead-lettered a message",
-            extra={
-                "source_topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-                "error_type": type(error).__name__,
-            },
-        )
-
-    return dead_letter
-
-
-def build_broker(settings: Settings, storage: Storage) -> KafkaBroker:
+def build_broker(settings: Settings) -> KafkaBroker:
     # FastStream's per-message lines go to the JSON root logger (its default "faststream"
     # logger has a plain-text handler of its own), at debug level.
-    broker = KafkaBroker(
+    return KafkaBroker(
         settings.kafka_bootstrap,
         acks="all",
         client_id="billing-view",
@@ -70,13 +43,16 @@ def build_broker(settings: Settings, storage: Storage) -> KafkaBroker:
         logger=logging.getLogger("billing_view.faststream"),
         log_level=logging.DEBUG,
     )
-    projector = Projector(
-        storage,
-        dead_letterer(broker, settings),
-        max_attempts=settings.max_attempts,
-        retry_base_seconds=settings.retry_base_seconds,
+
+
+def dead_letter(broker: KafkaBroker, settings: Settings) -> KafkaDeadLetter:
+    """This group's dead-letter topic (`dlq.billing-view`), published through the broker."""
+    return KafkaDeadLetter(
+        broker, topic=settings.dead_letter_topic, group=ConsumerGroup.BILLING_VIEW.value
     )
 
+
+def subscribe(broker: KafkaBroker, settings: Settings, projector: Projector) -> None:
     @broker.subscriber(
         *(settings.topic(t) for t in CONSUMED_TOPICS),
         group_id=settings.consumer_group,
@@ -84,17 +60,13 @@ def build_broker(settings: Settings, storage: Storage) -> KafkaBroker:
         batch=True,
         max_records=settings.batch_max_records,
         batch_timeout_ms=settings.batch_timeout_ms,
-        ack_policy=AckPolicy.MANUAL,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
     )
     async def project(msg: KafkaMessage) -> None:
         raw = msg.raw_message
         records: tuple[Any, ...] = raw if isinstance(raw, tuple) else (raw,)
-        await projector.handle_batch(records)
-        # Offsets move only now that every record of the batch is durable or dead-lettered.
-        await msg.ack()
+        await projector.handle_batch([SourceRecord.of(r) for r in records])
         _observe_lag(msg, records)
-
-    return broker
 
 
 def _observe_lag(msg: Any, records: tuple[Any, ...]) -> None:
