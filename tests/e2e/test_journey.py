@@ -19,7 +19,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from portal_gateway.domain.money import format_money
+from portal_gateway.portal.domain.money import format_money
 from tests.support.portal import count_emails_to, stored_document, wait_for_verify_link
 from tests.support.services import DevPortal, active_bill_group
 

@@ -4,14 +4,23 @@ from datetime import UTC, datetime
 
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import JsonValue
 
-from portal_gateway.domain.activity import changed_fields
-from portal_gateway.domain.money import format_moment
+from portal_gateway.portal.domain.activity import changed_fields
+from portal_gateway.portal.domain.money import format_moment
 
 
 def test_only_changed_leaves_are_listed_with_readable_labels() -> None:
-    before = {"po_number": "PO-1", "vat_number": "DE1", "address": {"city": "Berlin"}}
-    after = {"po_number": "PO-2", "vat_number": "DE1", "address": {"city": "Bonn"}}
+    before: dict[str, JsonValue] = {
+        "po_number": "PO-1",
+        "vat_number": "DE1",
+        "address": {"city": "Berlin"},
+    }
+    after: dict[str, JsonValue] = {
+        "po_number": "PO-2",
+        "vat_number": "DE1",
+        "address": {"city": "Bonn"},
+    }
     assert changed_fields(before, after) == [
         ("Address city", "Berlin", "Bonn"),
         ("PO number", "PO-1", "PO-2"),
@@ -41,7 +50,7 @@ values = st.recursive(
 
 
 @given(st.dictionaries(st.text(min_size=1, max_size=5), values, max_size=4))
-def test_no_change_gives_no_rows(document: dict[str, object]) -> None:
+def test_no_change_gives_no_rows(document: dict[str, JsonValue]) -> None:
     assert changed_fields(document, document) == []
 
 

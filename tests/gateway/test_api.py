@@ -1,7 +1,7 @@
 """The public JSON API and the sign-in edge cases over the real services (no browser)."""
 
+import asyncio
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +21,7 @@ from tests.support.portal import (
     wait_for_verify_link,
 )
 from tests.support.services import DevPortal
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -44,13 +45,17 @@ def customer(portal: DevPortal, bill_group: dict[str, Any]) -> Iterator[httpx.Cl
 
 
 def settled(client: httpx.Client, change_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        answer = client.get(f"/api/portal/v1/changes/{change_id}")
+    seen: dict[str, Any] = {}
+
+    async def settles() -> bool:
+        answer = await asyncio.to_thread(client.get, f"/api/portal/v1/changes/{change_id}")
         if answer.status_code == 200 and answer.json()["status"] != "pending":
-            return dict(answer.json())
-        time.sleep(0.3)
-    raise AssertionError(f"change {change_id} not settled")
+            seen.update(answer.json())
+            return True
+        return False
+
+    asyncio.run(eventually(settles, within=30, what=f"change {change_id} settled"))
+    return seen
 
 
 def test_reads_match_the_simulator(customer: httpx.Client, bill_group: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
-from portal_gateway.domain.money import format_money
+from portal_gateway.portal.domain.money import format_money
 from tests.gateway.conftest import active_bill_group
 from tests.support.portal import stored_document, wait_for_verify_link
 from tests.support.services import DevPortal

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from portal_contracts.billing import Address, BillingProfile, Contact
-from portal_gateway.domain.forms import (
+from portal_gateway.portal.domain.forms import (
     parse_bank_account,
     parse_billing_profile,
     parse_card,

@@ -7,8 +7,10 @@ import pytest
 
 from portal_contracts.billing import BillingProfile
 from portal_contracts.portal import BillingProfileChangeRequested
-from portal_gateway.changes import ChangePublisher, PublishError, new_change_id
-from portal_gateway.clients import Session
+from portal_gateway.clients.changes import ChangePublisher
+from portal_gateway.clients.models import Session
+from portal_gateway.errors import PublishError
+from portal_gateway.portal.service import new_change_id
 from portal_gateway.settings import Settings
 
 
@@ -20,7 +22,14 @@ def closed_port() -> int:
 
 def test_unreachable_kafka_raises_publish_error() -> None:
     publisher = ChangePublisher(Settings(kafka_bootstrap=f"127.0.0.1:{closed_port()}"))
-    session = Session("tok", "t1", "bg1", "jane@acme.com", False, "2099-01-01T00:00:00Z")
+    session = Session(
+        session_token="tok",
+        tenant_id="t1",
+        bill_group_id="bg1",
+        email="jane@acme.com",
+        read_only=False,
+        expires_at="2099-01-01T00:00:00Z",
+    )
     change = BillingProfileChangeRequested(
         change_id=new_change_id(),
         bill_group_id="bg1",

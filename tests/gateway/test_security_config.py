@@ -5,13 +5,20 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from portal_gateway.clients import Session
-from portal_gateway.mailbox import parse_moto_messages
-from portal_gateway.routes.downloads import safe_filename
+from portal_gateway.clients.models import Session
+from portal_gateway.dev_mailbox.domain import parse_moto_messages
+from portal_gateway.portal.domain.download import safe_filename
 from portal_gateway.security import security_headers, session_cookies
 from portal_gateway.settings import Settings
 
-SESSION = Session("tok", "t1", "bg1", "jane@acme.com", False, "2099-01-01T00:00:00Z")
+SESSION = Session(
+    session_token="tok",
+    tenant_id="t1",
+    bill_group_id="bg1",
+    email="jane@acme.com",
+    read_only=False,
+    expires_at="2099-01-01T00:00:00Z",
+)
 
 
 def test_csp_forbids_inline_scripts_and_framing() -> None:

@@ -7,13 +7,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal_gateway.domain.money import (
+from portal_gateway.portal.domain.money import (
     format_day,
     format_money,
     minor_to_decimal,
     negotiate_locale,
 )
-from portal_gateway.domain.vat import validate_vat
+from portal_gateway.portal.domain.vat import validate_vat
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from portal_contracts.billing import PaymentMethodType
-from portal_gateway.domain.vault import (
+from portal_gateway.portal.domain.vault import (
     SANDBOX_DECLINED_CARD,
     BankAccountDetails,
     CardDetails,

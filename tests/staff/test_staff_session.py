@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal_gateway.staff.session import (
+from portal_gateway.settings import StaffSettings
+from portal_gateway.staff.domain import (
     Scope,
     StaffSession,
     decode,
@@ -16,7 +17,6 @@ from portal_gateway.staff.session import (
     encode,
     touched,
 )
-from portal_gateway.staff.settings import StaffSettings
 
 SECRET = "s" * 40
 NOW = 1_800_000_000

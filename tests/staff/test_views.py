@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from portal_gateway.staff.views import (
-    NOTICES,
-    audit_rows,
-    contract_view,
-    rule_form_errors,
-    rule_rows,
-    session_rows,
-    when,
-)
+from portal_gateway.clients.models import AdminPortal, AdminSessions, AuditLog
+from portal_gateway.staff.domain import NOTICES, contract_view, rule_form_errors, when
+from portal_gateway.staff.schemas import audit_rows, rule_rows, session_rows
 
 
 def test_active_contract_lets_the_portal_work() -> None:
@@ -41,18 +35,22 @@ def test_when_formats_utc_and_tolerates_odd_values() -> None:
 
 
 def test_rule_rows() -> None:
-    portal = {
-        "rules": [
-            {
-                "id": "r1",
-                "kind": "domain",
-                "value": "company.com",
-                "created_at": "2026-11-24T21:00:00Z",
-                "created_by": "ops@merchant.example",
-            },
-            {"id": "r2", "kind": "email", "value": "a@b.com", "created_at": None},
-        ]
-    }
+    portal = AdminPortal.model_validate(
+        {
+            "bill_group_id": "bg_1",
+            "enabled": True,
+            "rules": [
+                {
+                    "id": "r1",
+                    "kind": "domain",
+                    "value": "company.com",
+                    "created_at": "2026-11-24T21:00:00Z",
+                    "created_by": "ops@merchant.example",
+                },
+                {"id": "r2", "kind": "email", "value": "a@b.com", "created_at": None},
+            ],
+        }
+    )
     rows = rule_rows(portal)
     assert [(r.rule_id, r.kind_label, r.value) for r in rows] == [
         ("r1", "Domain", "company.com"),
@@ -61,22 +59,24 @@ def test_rule_rows() -> None:
     assert rows[0].added_by == "ops@merchant.example"
     assert rows[0].added_at == "2026-11-24 21:00 UTC"
     assert (rows[1].added_by, rows[1].added_at) == ("—", "—")
-    assert rule_rows({}) == []
+    assert rule_rows(AdminPortal(bill_group_id="bg_1", enabled=False)) == []
 
 
 def test_session_rows() -> None:
     rows = session_rows(
-        {
-            "items": [
-                {
-                    "session_id": "s1",
-                    "email": "a@company.com",
-                    "read_only": False,
-                    "started_at": "2026-11-24T20:00:00Z",
-                    "last_seen_at": "2026-11-24T20:10:00Z",
-                }
-            ]
-        }
+        AdminSessions.model_validate(
+            {
+                "items": [
+                    {
+                        "session_id": "s1",
+                        "email": "a@company.com",
+                        "read_only": False,
+                        "started_at": "2026-11-24T20:00:00Z",
+                        "last_seen_at": "2026-11-24T20:10:00Z",
+                    }
+                ]
+            }
+        )
     )
     assert rows[0].session_id == "s1"
     assert (rows[0].started, rows[0].last_seen) == ("2026-11-24 20:00 UTC", "2026-11-24 20:10 UTC")
@@ -85,35 +85,37 @@ def test_session_rows() -> None:
 
 def test_audit_rows_read_as_sentences() -> None:
     rows = audit_rows(
-        {
-            "items": [
-                {
-                    "at": "2026-11-24T21:00:00Z",
-                    "actor": "ops@merchant.example",
-                    "action": "rule.added",
-                    "detail": {"rule_id": "r1", "kind": "domain", "value": "company.com"},
-                },
-                {
-                    "at": "2026-11-24T21:01:00Z",
-                    "actor": "ops@merchant.example",
-                    "action": "rule.removed",
-                    "detail": {"kind": "email", "value": "a@b.com", "sessions_ended": 2},
-                },
-                {
-                    "at": None,
-                    "actor": "x",
-                    "action": "sessions.revoked",
-                    "detail": {"session_id": "s1", "revoked": 1},
-                },
-                {
-                    "at": None,
-                    "actor": "x",
-                    "action": "sessions.revoked",
-                    "detail": {"session_id": None, "revoked": 3},
-                },
-                {"at": None, "actor": "x", "action": "something_new.happened", "detail": None},
-            ]
-        }
+        AuditLog.model_validate(
+            {
+                "items": [
+                    {
+                        "at": "2026-11-24T21:00:00Z",
+                        "actor": "ops@merchant.example",
+                        "action": "rule.added",
+                        "detail": {"rule_id": "r1", "kind": "domain", "value": "company.com"},
+                    },
+                    {
+                        "at": "2026-11-24T21:01:00Z",
+                        "actor": "ops@merchant.example",
+                        "action": "rule.removed",
+                        "detail": {"kind": "email", "value": "a@b.com", "sessions_ended": 2},
+                    },
+                    {
+                        "at": None,
+                        "actor": "x",
+                        "action": "sessions.revoked",
+                        "detail": {"session_id": "s1", "revoked": 1},
+                    },
+                    {
+                        "at": None,
+                        "actor": "x",
+                        "action": "sessions.revoked",
+                        "detail": {"session_id": None, "revoked": 3},
+                    },
+                    {"at": None, "actor": "x", "action": "something_new.happened", "detail": None},
+                ]
+            }
+        )
     )
     assert rows[0].action == "added an access rule"
     assert rows[0].detail == "Domain company.com"

@@ -1,4 +1,6 @@
-"""Composition root: the gateway's Litestar app with its clients, publisher and protections."""
+"""The ONE composition root: `create_app(settings)` builds the clients of access and
+billing-view, the change publisher, the document store and the use cases, hands them to the
+routes through `deps.providers`, and maps every typed error in one place (`errors`)."""
 
 from __future__ import annotations
 
@@ -8,43 +10,36 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
-from litestar import Litestar, Request, Response, get
+from litestar import Litestar, Request, get
 from litestar.config.csrf import CSRFConfig
-from litestar.di import Provide
-from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusConfig
-from litestar.response import Redirect, Template
+from litestar.response import Template
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
-from litestar.types import Scope
 
-from portal_gateway.changes import ChangePublisher, PublishError
-from portal_gateway.clients import (
-    AccessClient,
-    BillingViewClient,
-    NotFoundError,
-    UpstreamError,
-    internal_http,
-)
-from portal_gateway.deps import Gateway, provide_gateway, provide_session
-from portal_gateway.documents import DocumentStore
-from portal_gateway.domain.vault import PaymentVault, SandboxVault
-from portal_gateway.portal import FormInvalidError, PortalService
-from portal_gateway.routes.admin import admin_edge
-from portal_gateway.routes.api import PortalApi
-from portal_gateway.routes.dev import dev_mailbox
-from portal_gateway.routes.pages import PortalPages
-from portal_gateway.routes.signin import SigninController
-from portal_gateway.security import (
-    NotSignedInError,
-    ReadOnlySessionError,
-    security_headers_middleware,
-)
-from portal_gateway.settings import Settings
-from portal_gateway.staff.routes import StaffPages
+from portal_gateway.admin_edge.routes import admin_edge
+from portal_gateway.admin_edge.service import AdminEdge
+from portal_gateway.clients.access import AccessClient
+from portal_gateway.clients.billing import BillingViewClient
+from portal_gateway.clients.changes import ChangePublisher
+from portal_gateway.clients.documents import DocumentStore
+from portal_gateway.clients.http import internal_http
+from portal_gateway.deps import Services, providers
+from portal_gateway.dev_mailbox.routes import dev_mailbox
+from portal_gateway.errors import error_handlers, log_unexpected
+from portal_gateway.portal.domain.vault import PaymentVault, SandboxVault
+from portal_gateway.portal.routes.api import PortalApi
+from portal_gateway.portal.routes.pages import PortalPages
+from portal_gateway.portal.service import PortalService
+from portal_gateway.security import security_headers_middleware
+from portal_gateway.settings import Settings, StaffSettings
+from portal_gateway.signin.routes import SigninController
+from portal_gateway.signin.service import SigninService
+from portal_gateway.staff.domain import derive_key
+from portal_gateway.staff.routes import StaffCookies, StaffPages
+from portal_gateway.staff.service import StaffConsole
 from portal_gateway.web import page
 from portal_kit.ops import ops_routes
 
@@ -54,119 +49,51 @@ OPENAPI_PATH = "/api/portal/v1/docs"  # serves openapi.json and openapi.yaml
 R = Request[Any, Any, Any]
 
 
-def _wants_json(request: R) -> bool:
-    return request.url.path.startswith("/api/")
-
-
-def _error(request: R, status: int, code: str, message: str) -> Response[Any]:
-    if _wants_json(request):
-        return Response({"error": code, "message": message}, status_code=status)
-    settings: Settings = request.app.state.gateway.settings
-    template = page(request, settings, "error.html", status, status=status, message=message)
-    return template
-
-
-def _not_signed_in(request: R, exc: NotSignedInError) -> Response[Any]:
-    if _wants_json(request):
-        return Response(
-            {"error": "not_signed_in", "message": "Sign in through your portal link."},
-            status_code=401,
-        )
-    reason = "expired" if exc.reason == "expired" else "signed_out"
-    target = f"/p/{exc.portal_key}?reason={reason}" if exc.portal_key else "/signed-out"
-    return Redirect(target, status_code=303)
-
-
-def _upstream_failed(request: R, exc: UpstreamError) -> Response[Any]:
-    log.warning("dependency failed", extra={"detail": str(exc), "route": request.url.path})
-    return _error(
-        request, 503, "unavailable", "The portal is busy right now. Please try again shortly."
-    )
-
-
-def _exception_handlers() -> dict[int | type[Exception], Any]:
-    return {
-        NotSignedInError: _not_signed_in,
-        ReadOnlySessionError: lambda r, _: _error(
-            r, 403, "read_only", "This is a preview: changes are not possible."
-        ),
-        NotFoundError: lambda r, _: _error(r, 404, "not_found", "We could not find that."),
-        FormInvalidError: lambda r, e: Response(
-            {"error": "invalid", "message": "Check the highlighted fields.", "fields": e.errors},
-            status_code=422,
-        ),
-        PublishError: lambda r, _: _error(
-            r,
-            503,
-            "not_saved",
-            "We could not save your change, and nothing was changed. Please try again.",
-        ),
-        UpstreamError: _upstream_failed,
-    }
-
-
-def _html_http_error(request: R, exc: HTTPException) -> Response[Any]:
-    message = {
-        403: "This form has expired. Go back, reload the page and try again.",
-        404: "We could not find that page.",
-        405: "That is not possible here.",
-    }.get(exc.status_code, "Something went wrong.")
-    if _wants_json(request):
-        return Response(
-            {"error": "http_error", "message": str(exc.detail)}, status_code=exc.status_code
-        )
-    return _error(request, exc.status_code, "http_error", message)
-
-
-_EXPECTED = (
-    HTTPException,
-    NotSignedInError,
-    ReadOnlySessionError,
-    NotFoundError,
-    FormInvalidError,
-    PublishError,
-    UpstreamError,
-)
-
-
-async def _log_unexpected(exc: Exception, scope: Scope) -> None:
-    # Litestar's own logging is off (JSON logs come from configure_logging): 500s are
-    # recorded here, with the route but never the query string or body.
-    if not isinstance(exc, _EXPECTED):
-        log.error("unhandled error", exc_info=exc, extra={"route": scope.get("path", "")})
-
-
 @get("/", include_in_schema=False)
-async def home(request: R, gateway: Gateway) -> Template:
-    return page(request, gateway.settings, "home.html")
+async def home(request: R, settings: Settings) -> Template:
+    return page(request, settings, "home.html")
 
 
 @get("/signed-out", include_in_schema=False)
-async def signed_out(request: R, gateway: Gateway) -> Template:
-    return page(request, gateway.settings, "home.html", signed_out=True)
+async def signed_out(request: R, settings: Settings) -> Template:
+    return page(request, settings, "home.html", signed_out=True)
 
 
 def create_app(settings: Settings | None = None, vault: PaymentVault | None = None) -> Litestar:
     settings = settings or Settings()
+    timeout = settings.upstream_timeout_seconds
+    access_http = internal_http(settings.access_url, settings.internal_api_token, timeout)
+    # No credentials: admin API calls carry exactly the caller's own (edge, dev sign-in).
+    plain_http = internal_http(settings.access_url, None, timeout)
+    billing_http = internal_http(settings.billing_view_url, settings.internal_api_token, timeout)
+    access = AccessClient(access_http, plain_http)
+    billing = BillingViewClient(billing_http)
+    publisher = ChangePublisher(settings)
+    staff_settings = StaffSettings()
+    services = Services(
+        settings=settings,
+        access=access,
+        signin=SigninService(access, billing),
+        portal=PortalService(
+            billing,
+            publisher,
+            vault or SandboxVault(),
+            DocumentStore(settings),
+            settings.change_visible_wait_seconds,
+        ),
+        staff_console=StaffConsole(access),
+        staff_cookies=StaffCookies(
+            key=derive_key(settings.csrf_secret),
+            idle_seconds=staff_settings.staff_session_idle_minutes * 60,
+            max_seconds=staff_settings.staff_session_max_hours * 3600,
+            secure=settings.cookie_secure,
+            sign_in_page_enabled=settings.environment == "local",
+        ),
+        admin=AdminEdge(access),
+    )
 
     @asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        timeout = settings.upstream_timeout_seconds
-        token = settings.internal_api_token
-        access_http = internal_http(settings.access_url, token, timeout)
-        billing_http = internal_http(settings.billing_view_url, token, timeout)
-        admin_http = httpx.AsyncClient(base_url=settings.access_url, timeout=timeout)
-        publisher = ChangePublisher(settings)
-        billing = BillingViewClient(billing_http)
-        app.state.gateway = Gateway(
-            settings=settings,
-            access=AccessClient(access_http),
-            billing=billing,
-            portal=PortalService(settings, billing, publisher, vault or SandboxVault()),
-            documents=DocumentStore(settings),
-            publisher=publisher,
-            admin_http=admin_http,
-        )
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
         try:
             await publisher.start()
         except Exception as exc:  # noqa: BLE001 - pages still serve; /readyz reports Kafka
@@ -175,20 +102,8 @@ def create_app(settings: Settings | None = None, vault: PaymentVault | None = No
             yield
         finally:
             await publisher.stop()
-            for client in (access_http, billing_http, admin_http):
+            for client in (access_http, plain_http, billing_http):
                 await client.aclose()
-
-    async def access_ready() -> bool:
-        gateway: Gateway = app.state.gateway
-        return await gateway.access.healthy()
-
-    async def billing_ready() -> bool:
-        gateway: Gateway = app.state.gateway
-        return await gateway.billing.healthy()
-
-    async def kafka_ready() -> bool:
-        gateway: Gateway = app.state.gateway
-        return await gateway.publisher.ping()
 
     route_handlers: list[Any] = [
         home,
@@ -199,7 +114,9 @@ def create_app(settings: Settings | None = None, vault: PaymentVault | None = No
         admin_edge,
         StaffPages,
         create_static_files_router(path="/static", directories=[HERE / "static"]),
-        *ops_routes({"access": access_ready, "billing_view": billing_ready, "kafka": kafka_ready}),
+        *ops_routes(
+            {"access": access.healthy, "billing_view": billing.healthy, "kafka": publisher.ping}
+        ),
     ]
     if settings.dev_mailbox_enabled:
         route_handlers.append(dev_mailbox)
@@ -209,13 +126,10 @@ def create_app(settings: Settings | None = None, vault: PaymentVault | None = No
         group_path=True,
         exclude=["/metrics", "/healthz", "/readyz", "/static"],
     )
-    app = Litestar(
+    return Litestar(
         route_handlers=route_handlers,
         lifespan=[lifespan],
-        dependencies={
-            "gateway": Provide(provide_gateway, sync_to_thread=False),
-            "session": Provide(provide_session),
-        },
+        dependencies=providers(services),
         template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
         csrf_config=CSRFConfig(
             secret=settings.csrf_secret,
@@ -230,13 +144,12 @@ def create_app(settings: Settings | None = None, vault: PaymentVault | None = No
             path=OPENAPI_PATH,
             description="The signed-in customer's bill group: reads and changes. "
             "Session cookie from the portal sign-in; mutating calls need the `x-csrftoken` "
-            "header set to the `csrftoken` cookie.",
+            "header set to the `csrftoken` cookie. Errors answer `{error, message, fields?}`.",
         ),
-        exception_handlers={**_exception_handlers(), HTTPException: _html_http_error},
+        exception_handlers=error_handlers(settings),
         middleware=[security_headers_middleware(settings.environment), prometheus.middleware],
         # Logs are configured once by the CLI (JSON lines), not by Litestar.
         logging_config=None,
-        after_exception=[_log_unexpected],
+        after_exception=[log_unexpected],
         debug=False,
     )
-    return app

@@ -1,37 +1,69 @@
-"""The gateway's collaborators, built once in the composition root and injected per request."""
+"""Dependency injection, one style: every collaborator is a Litestar `Provide` built once by
+the composition root (`app.py`); handlers name what they need (`portal: PortalService`,
+`session: Session`, ...) and nothing is read from `request.app.state`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from litestar import Request
-from litestar.datastructures import State
+from litestar.di import Provide
 
-from portal_gateway.changes import ChangePublisher
-from portal_gateway.clients import AccessClient, BillingViewClient, Session
-from portal_gateway.documents import DocumentStore
-from portal_gateway.portal import PortalService
-from portal_gateway.security import current_session
+from portal_gateway.admin_edge.service import AdminEdge
+from portal_gateway.clients.access import AccessClient
+from portal_gateway.clients.models import Session
+from portal_gateway.errors import NotSignedInError
+from portal_gateway.portal.service import PortalService
+from portal_gateway.security import SESSION_COOKIE, portal_key_cookie
 from portal_gateway.settings import Settings
+from portal_gateway.signin.service import SigninService
+from portal_gateway.staff.routes import StaffCookies, provide_staff
+from portal_gateway.staff.service import StaffConsole
 
 
-@dataclass
-class Gateway:
+@dataclass(frozen=True)
+class Services:
+    """What the composition root made, handed to `providers` once."""
+
     settings: Settings
     access: AccessClient
-    billing: BillingViewClient
+    signin: SigninService
     portal: PortalService
-    documents: DocumentStore
-    publisher: ChangePublisher
-    admin_http: httpx.AsyncClient
+    staff_console: StaffConsole
+    staff_cookies: StaffCookies
+    admin: AdminEdge
 
 
-def provide_gateway(state: State) -> Gateway:
-    gateway: Gateway = state.gateway
-    return gateway
+async def current_session(request: Request[Any, Any, Any], access: AccessClient) -> Session:
+    """The signed-in customer, validated at access on every request (idle + absolute expiry,
+    server-side revocation); NotSignedInError otherwise."""
+    cookies: Mapping[str, str] = request.cookies
+    portal_key = portal_key_cookie(cookies)
+    token = cookies.get(SESSION_COOKIE)
+    if not token:
+        raise NotSignedInError(portal_key, "signed_out")
+    session = await access.validate(token)
+    if session is None:
+        raise NotSignedInError(portal_key, "expired")
+    return session
 
 
-async def provide_session(request: Request[Any, Any, Any], gateway: Gateway) -> Session:
-    return await current_session(request, gateway.access)
+def _value(value: object) -> Provide:
+    """A collaborator made once: every request gets the same instance."""
+    return Provide(lambda: value, use_cache=True, sync_to_thread=False)
+
+
+def providers(services: Services) -> dict[str, Provide]:
+    return {
+        "settings": _value(services.settings),
+        "access": _value(services.access),
+        "signin": _value(services.signin),
+        "portal": _value(services.portal),
+        "console": _value(services.staff_console),
+        "staff_cookies": _value(services.staff_cookies),
+        "admin": _value(services.admin),
+        "session": Provide(current_session),
+        "staff": Provide(provide_staff, sync_to_thread=False),
+    }

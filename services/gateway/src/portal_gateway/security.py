@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from litestar import Request, Response
+from litestar import Response
 from litestar.datastructures import Cookie
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from portal_gateway.clients import AccessClient, Session
+from portal_gateway.clients.models import Session
 
 SESSION_COOKIE = "portal_session"
 # Which portal the browser last signed in to: lets an expired session land on that
@@ -96,19 +96,6 @@ def clear_session_cookie(response: Response[Any], secure: bool) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
-class NotSignedInError(Exception):
-    """No valid session: pages send the browser to sign-in, the API answers 401."""
-
-    def __init__(self, portal_key: str | None, reason: str) -> None:
-        super().__init__(reason)
-        self.portal_key = portal_key
-        self.reason = reason
-
-
-class ReadOnlySessionError(Exception):
-    """A preview session tried to change something."""
-
-
 _PORTAL_KEY = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
@@ -116,20 +103,3 @@ def portal_key_cookie(cookies: Mapping[str, str]) -> str | None:
     """The remembered portal key, only if it looks like one: it is put into redirects."""
     key = cookies.get(PORTAL_COOKIE)
     return key if key and _PORTAL_KEY.fullmatch(key) else None
-
-
-async def current_session(request: Request[Any, Any, Any], access: AccessClient) -> Session:
-    cookies: Mapping[str, str] = request.cookies
-    portal_key = portal_key_cookie(cookies)
-    token = cookies.get(SESSION_COOKIE)
-    if not token:
-        raise NotSignedInError(portal_key, "signed_out")
-    session = await access.validate(token)
-    if session is None:
-        raise NotSignedInError(portal_key, "expired")
-    return session
-
-
-def require_writable(session: Session) -> None:
-    if session.read_only:
-        raise ReadOnlySessionError

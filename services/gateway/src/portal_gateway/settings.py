@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from portal_kit.settings import DEV_INTERNAL_API_TOKEN, CommonSettings
 
@@ -46,3 +47,14 @@ class Settings(CommonSettings):
         if len(self.csrf_secret) < 32:
             raise ValueError("CSRF_SECRET must be at least 32 characters")
         return self
+
+
+class StaffSettings(BaseSettings):
+    """Staff console tunables. No secret of its own: the staff session cookie is signed with a
+    key derived from CSRF_SECRET (`staff.domain.derive_key`), which production must set."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    # Staff work in short bursts: an unattended console closes itself soon.
+    staff_session_idle_minutes: int = Field(default=30, ge=1, le=240)
+    staff_session_max_hours: int = Field(default=8, ge=1, le=24)

@@ -1,21 +1,31 @@
-"""What every HTML page needs: locale-aware formatting, branding, the session banner."""
+"""What every HTML page needs: locale-aware formatting, branding, the session banner.
+
+Routes hand templates a typed view model (a dataclass of `schemas.py`); its fields become the
+template's variables, beside the few every page has (`session`, `branding`, `errors`,
+`values`, `fmt`, `path`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import dataclass
-from typing import Any
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
 from litestar import Request
 from litestar.response import Template
 
-from portal_gateway.domain.activity import changed_fields
-from portal_gateway.domain.money import (
+from portal_gateway.portal.domain.money import (
     format_day,
     format_moment,
     format_money,
     negotiate_locale,
 )
 from portal_gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 @dataclass(frozen=True)
@@ -27,18 +37,14 @@ class Fmt:
             return "—"
         return format_money(int(amount_minor), currency, self.locale)
 
-    def day(self, value: Any) -> str:
+    def day(self, value: date | str | None) -> str:
         return format_day(value, self.locale)
 
-    def moment(self, value: Any) -> str:
+    def moment(self, value: datetime | str | None) -> str:
         return format_moment(value, self.locale)
 
     @staticmethod
-    def changes(before: Any, after: Any) -> list[tuple[str, str, str]]:
-        return changed_fields(before, after)
-
-    @staticmethod
-    def label(value: Any) -> str:
+    def label(value: object) -> str:
         """Enum values like `semi_annual` as words a customer reads."""
         if value is None or value == "":
             return "—"
@@ -54,8 +60,11 @@ def page(
     settings: Settings,
     template: str,
     status_code: int = 200,
+    view: DataclassInstance | None = None,
     **context: Any,
 ) -> Template:
+    if view is not None:
+        context.update({f.name: getattr(view, f.name) for f in dataclasses.fields(view)})
     context.setdefault("session", None)
     context.setdefault("branding", None)
     context.setdefault("errors", {})
@@ -63,3 +72,12 @@ def page(
     context["fmt"] = fmt_for(request, settings)
     context["path"] = request.url.path
     return Template(template_name=template, context=context, status_code=status_code)
+
+
+_PARAM = re.compile(r"\{(\w+)\}")
+
+
+def route_path(template: str) -> str:
+    """A shared URL template (`portal_contracts.urls`, `/p/{portal_key}`) as a Litestar route
+    path, whose parameters carry their type (`/p/{portal_key:str}`)."""
+    return _PARAM.sub(r"{\1:str}", template)

@@ -1,1 +1,2 @@
-"""The staff console: the merchant's pages under /staff (issue 9)."""
+"""The staff console under /staff: portal switch, access rules, link, preview, sessions and
+history of one bill group (or an account's bill groups), through access's admin API."""

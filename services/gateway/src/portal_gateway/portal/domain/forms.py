@@ -9,8 +9,8 @@ from typing import Generic, TypeVar
 from pydantic import ValidationError
 
 from portal_contracts.billing import Address, BillingProfile, Contact
-from portal_gateway.domain.vat import validate_vat
-from portal_gateway.domain.vault import BankAccountDetails, CardDetails
+from portal_gateway.portal.domain.vat import validate_vat
+from portal_gateway.portal.domain.vault import BankAccountDetails, CardDetails
 
 T = TypeVar("T")
 MAX_TEXT = 200

@@ -1,4 +1,7 @@
-"""The staff session: a short-lived, HMAC-signed cookie (pure functions, no I/O).
+"""Pure rules of the staff console (no I/O): the staff session cookie, and how access's
+answers read to a staff member.
+
+The staff session is a short-lived, HMAC-signed cookie.
 
 Why a signed cookie rather than a session record: the gateway holds no database (design
 rule), so a self-contained cookie lets any replica serve the console without another hop to
@@ -18,6 +21,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import asdict, dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 from urllib.parse import quote
 
@@ -119,3 +123,114 @@ def decode(
 
 def touched(session: StaffSession, now: int) -> StaffSession:
     return replace(session, last_seen=now)
+
+
+# --- what the pages say ---------------------------------------------------------------------
+
+KINDS = {"domain": "Domain", "email": "Individual email"}
+
+# Flash notices after a POST-redirect-GET: a fixed set of codes in the query string, so a
+# crafted URL can only ever show one of these sentences.
+NOTICES = {
+    "enabled": "The customer portal is switched on.",
+    "disabled": "The customer portal is switched off. Customers cannot sign in.",
+    "rule_added": "The access rule was added.",
+    "rule_removed": "The access rule was removed, and the sessions it allowed have ended.",
+    "rotated": "A new portal link was made. The old link no longer works.",
+    "session_revoked": "The customer session was ended.",
+    "sessions_revoked": "All customer sessions were ended.",
+}
+
+_ACTIONS = {
+    "portal.enabled": "switched the portal on",
+    "portal.disabled": "switched the portal off",
+    "rule.added": "added an access rule",
+    "rule.removed": "removed an access rule",
+    "link.rotated": "rotated the portal link",
+    "preview.created": "made a preview link",
+    "preview.opened": "opened the preview",
+    "console.opened": "opened the staff console",
+}
+
+
+@dataclass(frozen=True)
+class ContractView:
+    status: str
+    active: bool
+    explanation: str
+
+
+def contract_view(status: str | None) -> ContractView:
+    value = (status or "unknown").lower()
+    if value == "active":
+        return ContractView(value, True, "Customers can use the portal while it is switched on.")
+    if value == "unknown":
+        why = (
+            "The billing platform has not told the portal about this bill group's contract "
+            "yet, so customers cannot use the portal."
+        )
+    else:
+        why = (
+            f"The contract is {value.replace('_', ' ')}: the portal only works while the "
+            "contract is active, so customers cannot sign in and open sessions have ended. "
+            "Rules and the link are kept for when it becomes active again."
+        )
+    return ContractView(value, False, why)
+
+
+def when(value: str | None) -> str:
+    """A timestamp from access as `2026-11-24 21:05 UTC` (staff compare these with logs)."""
+    if not value:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def kind_label(kind: str) -> str:
+    return KINDS.get(kind, kind)
+
+
+def audit_detail(kind: str | None, value: str | None, ended: int | None) -> str:
+    parts = []
+    if kind and value:
+        parts.append(f"{kind_label(kind)} {value}")
+    if ended:
+        parts.append(f"{ended} session{'' if ended == 1 else 's'} ended")
+    return "; ".join(parts)
+
+
+def audit_action(action: str, session_id: str | None) -> str:
+    if action == "sessions.revoked":
+        return "ended a customer session" if session_id else "ended all sessions"
+    return _ACTIONS.get(action, action.replace("_", " ").replace(".", " "))
+
+
+def rule_form_errors(kind: str, value: str) -> dict[str, str]:
+    """Only what the gateway can tell without asking: every other refusal is access's."""
+    errors = {}
+    if kind not in KINDS:
+        errors["kind"] = "Choose whether the rule is for a domain or an individual email."
+    if not value.strip():
+        errors["value"] = (
+            "Enter a domain, like company.com"
+            if kind == "domain"
+            else "Enter one email address, like name@company.com"
+        )
+    return errors
+
+
+def sign_in_errors(api_key: str, bill_group_id: str) -> dict[str, str]:
+    errors = {}
+    if not api_key:
+        errors["api_key"] = "Enter an admin API key."
+    if not bill_group_id:
+        errors["bill_group_id"] = "Enter the bill group id, like bg_…"
+    return errors
+
+
+def is_preview_path(path: str) -> bool:
+    """Only ever send the browser to our own portal's preview path, never elsewhere."""
+    return path.startswith("/p/") and "/preview/" in path

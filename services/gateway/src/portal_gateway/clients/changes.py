@@ -1,29 +1,20 @@
-"""Publishing customer changes to Kafka, then waiting briefly until billing-view shows them."""
+"""Publishing customer changes to Kafka (`portal.customer-changes`, acks=all, key = bill group)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
-from typing import Any
 
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
 from portal_contracts.codec import encode, headers_for, make_event
 from portal_contracts.topics import Topic
-from portal_gateway.clients import BillingViewClient, NotFoundError, Session, UpstreamError
+from portal_gateway.clients.models import Session
+from portal_gateway.errors import PublishError
 from portal_gateway.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-class PublishError(RuntimeError):
-    """Kafka did not acknowledge the change: nothing was saved, the user must be told."""
-
-
-def new_change_id() -> str:
-    return f"chg_{uuid.uuid4().hex}"
 
 
 class ChangePublisher:
@@ -82,18 +73,3 @@ class ChangePublisher:
             )
             raise PublishError(str(type(exc).__name__)) from exc
         log.info("customer change published", extra={"event_type": event.type})
-
-
-async def wait_until_visible(
-    billing: BillingViewClient, session: Session, change_id: str, budget_seconds: float
-) -> dict[str, Any] | None:
-    """Read-your-writes: the change's activity item, or None if billing-view is still behind."""
-    delay, waited = 0.05, 0.0
-    while waited <= budget_seconds:
-        try:
-            return await billing.change(session.tenant_id, session.bill_group_id, change_id)
-        except (NotFoundError, UpstreamError):
-            await asyncio.sleep(delay)
-            waited += delay
-            delay = min(delay * 2, 0.5)
-    return None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+
+from pydantic import JsonValue
 
 
-def _flatten(value: Any, prefix: str = "") -> dict[str, str]:
+def _flatten(value: JsonValue | Mapping[str, JsonValue], prefix: str = "") -> dict[str, str]:
     if isinstance(value, Mapping):
         flat: dict[str, str] = {}
         for key, inner in value.items():
@@ -29,7 +30,9 @@ def _label(key: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def changed_fields(before: Any, after: Any) -> list[tuple[str, str, str]]:
+def changed_fields(
+    before: Mapping[str, JsonValue] | None, after: Mapping[str, JsonValue] | None
+) -> list[tuple[str, str, str]]:
     """(field, before, after) for every leaf that differs; `billing_contact address city`
     becomes `Billing contact address city`, `po_number` `PO number`."""
     old, new = _flatten(before or {}), _flatten(after or {})

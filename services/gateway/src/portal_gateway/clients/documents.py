@@ -10,7 +10,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from portal_gateway.clients import NotFoundError, UpstreamError
+from portal_gateway.errors import NotFoundError, UpstreamError
 from portal_gateway.settings import Settings
 
 CHUNK = 64 * 1024
@@ -31,7 +31,7 @@ class DocumentStore:
             obj = await anyio.to_thread.run_sync(lambda: self.s3.get_object(Bucket=bucket, Key=key))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "NoSuchBucket", "404"):
-                raise NotFoundError("document") from exc
+                raise NotFoundError("We could not find that.") from exc
             raise UpstreamError("document store refused") from exc
         except BotoCoreError as exc:
             raise UpstreamError("document store unreachable") from exc

@@ -1,0 +1,1 @@
+"""The admin API edge: /api/admin/v1/* relayed to access unchanged."""

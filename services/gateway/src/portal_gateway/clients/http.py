@@ -1,0 +1,80 @@
+"""What both internal HTTP clients share: the pooled client, one call, one decoder."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from portal_gateway.clients.models import Refusal
+from portal_gateway.errors import UpstreamError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class RefusedError(Exception):
+    """A contract-defined refusal of access: the status and its typed `{error, ...}` body.
+    Never leaves the gateway's services: they turn it into a typed error."""
+
+    def __init__(self, status: int, refusal: Refusal) -> None:
+        super().__init__(f"{status} {refusal.error}")
+        self.status = status
+        self.refusal = refusal
+
+
+def quote_segment(value: str) -> str:
+    """Path segments from users or sessions are quoted so they cannot add path parts."""
+    return quote(value, safe="")
+
+
+def internal_http(base_url: str, token: str | None, timeout: float) -> httpx.AsyncClient:
+    """A pooled client; with `token` it carries the gateway's internal bearer token."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        headers={"Authorization": f"Bearer {token}"} if token else None,
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+    )
+
+
+async def call(
+    http: httpx.AsyncClient,
+    service: str,
+    method: str,
+    path: str,
+    *,
+    json: BaseModel | None = None,
+    params: dict[str, str | int] | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    try:
+        return await http.request(
+            method,
+            path,
+            json=None if json is None else json.model_dump(mode="json"),
+            params=params,
+            headers=headers,
+        )
+    except httpx.HTTPError as exc:
+        raise UpstreamError(f"{service} unreachable: {type(exc).__name__}") from exc
+
+
+def decode(response: httpx.Response, model: type[M], service: str) -> M:
+    """The body of a 2xx answer as `model`; anything else the contract does not allow."""
+    path = response.request.url.path
+    if response.status_code >= 300:
+        raise UpstreamError(f"{service} {path} -> {response.status_code}")
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise UpstreamError(f"{service} {path}: not a {model.__name__}") from exc
+
+
+def refused(response: httpx.Response) -> RefusedError:
+    try:
+        refusal = Refusal.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise UpstreamError(f"{response.request.url.path}: refusal not understood") from exc
+    return RefusedError(response.status_code, refusal)

@@ -1,0 +1,149 @@
+"""Public JSON API under /api/portal/v1: the same session, reads and writes as the pages.
+
+Every handler answers with a typed schema, so the OpenAPI document carries the real shapes.
+Mutating calls need the CSRF header (`x-csrftoken`, value of the `csrftoken` cookie), as a
+browser form would send the hidden field. Errors: `{error, message, fields?}`.
+"""
+
+from __future__ import annotations
+
+from litestar import Controller, get, post
+from litestar.openapi import ResponseSpec
+from litestar.response import Response, Stream
+
+from portal_gateway.clients.models import Session
+from portal_gateway.portal.models import (
+    Activity,
+    ActivityItem,
+    Invoice,
+    InvoicePage,
+    Overview,
+    PaymentMethods,
+    Subscriptions,
+)
+from portal_gateway.portal.routes.pages import download
+from portal_gateway.portal.schemas import (
+    BillingProfileIn,
+    ChangeAccepted,
+    ContactIn,
+    DefaultPaymentMethodIn,
+    PaymentMethodIn,
+    SessionOut,
+    as_form,
+)
+from portal_gateway.portal.service import PortalService, Submitted
+from portal_gateway.security import clear_session_cookie
+from portal_gateway.settings import Settings
+from portal_gateway.signin.service import SigninService
+from portal_kit.errors import ErrorBody
+
+API_PATH = "/api/portal/v1"
+
+
+def _error(description: str) -> ResponseSpec:
+    return ResponseSpec(ErrorBody, description=description, generate_examples=False)
+
+
+READ_ERRORS = {
+    401: _error("Not signed in (`not_signed_in`): sign in through the portal link."),
+    404: _error("Not found in the session's bill group (`not_found`)."),
+    503: _error("A dependency did not answer (`unavailable`); try again."),
+}
+WRITE_ERRORS = {
+    **READ_ERRORS,
+    400: _error("The body is not valid (`invalid`, with `fields`)."),
+    403: _error("CSRF header missing or wrong, or a read-only preview (`read_only`)."),
+    422: _error("A rule refused a value (`invalid`, one message per field in `fields`)."),
+    503: _error("Nothing was changed (`not_saved` / `unavailable`); try again."),
+}
+
+
+def accepted(submitted: Submitted) -> Response[ChangeAccepted]:
+    body = ChangeAccepted(
+        change_id=submitted.change_id, status=submitted.status, change=submitted.item
+    )
+    location = f"{API_PATH}/changes/{submitted.change_id}"
+    return Response(body, status_code=202, headers={"location": location})
+
+
+class PortalApi(Controller):
+    path = API_PATH
+    tags = ["portal"]
+
+    @get("/session", responses=READ_ERRORS)
+    async def whoami(self, session: Session) -> SessionOut:
+        """The signed-in customer: tenant, bill group, email, read-only (preview) flag."""
+        return SessionOut.of(session)
+
+    @get("/overview", responses=READ_ERRORS)
+    async def overview(self, portal: PortalService, session: Session) -> Overview:
+        return await portal.overview(session)
+
+    @get("/subscriptions", responses=READ_ERRORS)
+    async def subscriptions(self, portal: PortalService, session: Session) -> Subscriptions:
+        return Subscriptions(items=await portal.subscriptions(session))
+
+    @get("/payment-methods", responses=READ_ERRORS)
+    async def payment_methods(self, portal: PortalService, session: Session) -> PaymentMethods:
+        return PaymentMethods(items=await portal.payment_methods(session))
+
+    @get("/invoices", responses=READ_ERRORS)
+    async def invoices(
+        self,
+        portal: PortalService,
+        session: Session,
+        status: str | None = None,
+        cursor: str | None = None,
+        limit: int = 20,
+    ) -> InvoicePage:
+        return await portal.invoices(session, status, cursor, limit)
+
+    @get("/invoices/{invoice_id:str}", responses=READ_ERRORS)
+    async def invoice(self, portal: PortalService, session: Session, invoice_id: str) -> Invoice:
+        return await portal.invoice(session, invoice_id)
+
+    @get("/invoices/{invoice_id:str}/pdf", media_type="application/pdf", responses=READ_ERRORS)
+    async def invoice_pdf(self, portal: PortalService, session: Session, invoice_id: str) -> Stream:
+        return download(await portal.invoice_document(session, invoice_id))
+
+    @get("/activity", responses=READ_ERRORS)
+    async def activity(self, portal: PortalService, session: Session) -> Activity:
+        return Activity(items=await portal.activity(session))
+
+    @get("/changes/{change_id:str}", responses=READ_ERRORS)
+    async def change(self, portal: PortalService, session: Session, change_id: str) -> ActivityItem:
+        return await portal.change(session, change_id)
+
+    @post("/billing-profile", status_code=202, responses=WRITE_ERRORS)
+    async def change_billing_profile(
+        self, portal: PortalService, session: Session, data: BillingProfileIn
+    ) -> Response[ChangeAccepted]:
+        return accepted(await portal.change_billing_profile(session, as_form(data)))
+
+    @post("/contacts/{role:str}", status_code=202, responses=WRITE_ERRORS)
+    async def change_contact(
+        self, portal: PortalService, session: Session, role: str, data: ContactIn
+    ) -> Response[ChangeAccepted]:
+        return accepted(await portal.change_contact(session, role, as_form(data)))
+
+    @post("/default-payment-method", status_code=202, responses=WRITE_ERRORS)
+    async def change_default_payment_method(
+        self, portal: PortalService, session: Session, data: DefaultPaymentMethodIn
+    ) -> Response[ChangeAccepted]:
+        method_id = data.payment_method_id
+        return accepted(await portal.change_default_payment_method(session, method_id))
+
+    @post("/payment-methods", status_code=202, responses=WRITE_ERRORS)
+    async def add_payment_method(
+        self, portal: PortalService, session: Session, data: PaymentMethodIn
+    ) -> Response[ChangeAccepted]:
+        return accepted(await portal.add_payment_method(session, as_form(data)))
+
+    @post("/signout", status_code=204)
+    async def signout(
+        self, settings: Settings, signin: SigninService, session: Session
+    ) -> Response[None]:
+        await signin.signout(session)
+        response: Response[None] = Response(None, status_code=204)
+        clear_session_cookie(response, settings.cookie_secure)
+        return response

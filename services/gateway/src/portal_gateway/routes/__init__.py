@@ -1,1 +1,0 @@
-"""HTTP surface of the gateway: pages, JSON API, admin edge, dev tools."""
