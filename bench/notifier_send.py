@@ -3,20 +3,24 @@
     .venv/bin/python bench/notifier_send.py [--emails 400] [--paced 150] [--rate 20]
 
 Starts its own local stack (Kafka, FerretDB, moto) on free ports and a real
-`portal-notifier run` process, then measures:
+`portal-notifier run` process, and drives it only from the outside (Kafka, its /metrics,
+its CLI, moto through boto3 and moto's own API), then measures:
 
-1. baseline: a raw boto3 `sesv2.send_email` loop (prebuilt raw MIME) to the same moto;
+1. baseline: a raw boto3 `sesv2.send_email` loop to the same moto, sending the raw MIME of
+   an email the notifier itself sent during the warm-up (so both send the same bytes);
 2. burst: N `signin.requested` events published at once; emails/s through the notifier
    (consume → record → unseal → render → SES → mark sent), and its ratio to the baseline;
 3. paced: events at a steady rate; p50/p99 from the event acknowledged by Kafka to SES
    having accepted the email (`sent_at`, taken when SES answered) — the latency a customer
-   waiting for the email sees, without queueing from a burst.
+   waiting for the email sees, without queueing from a burst (`sent_at` read back with
+   `portal-notifier delivery status`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import secrets
@@ -33,22 +37,21 @@ from typing import Any
 import boto3
 import httpx
 from faststream.kafka import KafkaBroker
-from pymongo import AsyncMongoClient
 
 from portal_contracts.codec import encode, headers_for, make_event
 from portal_contracts.portal import SigninRequested
 from portal_contracts.sealing import SignInSecret
 from portal_contracts.topics import TOPICS, Topic
 from portal_kit.sealing import DEV_SEAL_KEY, seal
-from portal_localstack.aws import AWS_REGION, SENDER_DOMAIN, prepare_aws
+from portal_localstack.aws import AWS_REGION, SENDER_DOMAIN, prepare_aws, sent_emails
 from portal_localstack.kafka import create_topics
 from portal_localstack.ports import free_port
 from portal_localstack.stack import LocalStack, Ports
-from portal_notifier.domain import Branding
-from portal_notifier.rendering import build_mime, render_signin
 
 PREFIX = "bench."
 DATABASE = "bench_notifier"
+WARM_UP = 5
+CLI = str(Path(sys.executable).parent / "portal-notifier")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -57,18 +60,22 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def raw_boto3_loop(endpoint: str, count: int) -> float:
+def notifier_email(endpoint: str) -> bytes:
+    """The raw MIME of an email the notifier sent (moto keeps every message it accepted)."""
+    for message in sent_emails(endpoint):
+        raw = message.get("raw_data")
+        if isinstance(raw, str):
+            return raw.encode()
+    raise SystemExit("the notifier sent no email during the warm-up")
+
+
+def raw_boto3_loop(endpoint: str, raw: bytes, count: int) -> float:
     ses = boto3.client(
         "sesv2",
         endpoint_url=endpoint,
         region_name=AWS_REGION,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
-    )
-    brand = Branding("Acme", "https://cdn.example/l.png", "Acme", "Main", "Globex", neutral=False)
-    email = render_signin(brand, link="http://127.0.0.1:8000/p/k/verify/t", code="1", minutes=15)
-    raw = build_mime(
-        email, sender=f"portal@{SENDER_DOMAIN}", sender_name="Acme", recipient="b@bench.example"
     )
     started = time.perf_counter()
     for _ in range(count):
@@ -115,26 +122,44 @@ async def wait_count(metrics_url: str, target: float, limit: float) -> float:
         await asyncio.sleep(0.05)
 
 
-async def sent_at(deliveries: Any, ids: list[str]) -> dict[str, datetime]:
-    docs = await deliveries.find({"_id": {"$in": ids}, "state": "sent"}, {"sent_at": 1}).to_list()
-    return {d["_id"]: d["sent_at"] for d in docs}
+def sent_at(env: dict[str, str], ids: list[str]) -> dict[str, datetime]:
+    """When SES accepted each email, from the notifier's own CLI (one JSON line per id)."""
+    out = subprocess.run(
+        [CLI, "delivery", "status", *ids], env=env, check=True, capture_output=True, text=True
+    ).stdout
+    found: dict[str, datetime] = {}
+    for line in out.splitlines():
+        status: dict[str, Any] = json.loads(line)
+        if status["state"] == "sent" and status["sent_at"]:
+            found[status["event_id"]] = datetime.fromisoformat(status["sent_at"])
+    return found
+
+
+async def warm_up(bootstrap: str, metrics_url: str) -> float:
+    """Group joined, connections open, templates compiled; returns the emails sent so far."""
+    broker = KafkaBroker(bootstrap, acks="all")
+    await broker.start()
+    try:
+        for _, body, headers, key in (signin_bytes(-i - 1) for i in range(WARM_UP)):
+            await broker.publish(body, PREFIX + Topic.PORTAL_SIGNIN, key=key, headers=headers)
+        return await wait_count(metrics_url, WARM_UP, 120)
+    finally:
+        await broker.stop()
 
 
 async def through_notifier(
-    bootstrap: str, mongo_uri: str, metrics_url: str, burst: int, paced: int, rate: float
+    bootstrap: str,
+    env: dict[str, str],
+    metrics_url: str,
+    done: float,
+    burst: int,
+    paced: int,
+    rate: float,
 ) -> tuple[float, list[float], int]:
     broker = KafkaBroker(bootstrap, acks="all")
-    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_uri, tz_aware=True)
-    deliveries = mongo[DATABASE]["deliveries"]
     topic = PREFIX + Topic.PORTAL_SIGNIN
     await broker.start()
     try:
-        # Warm-up: group joined, connections open, templates compiled.
-        warm = [signin_bytes(-i - 1) for i in range(5)]
-        for _, body, headers, key in warm:
-            await broker.publish(body, topic, key=key, headers=headers)
-        done = await wait_count(metrics_url, len(warm), 120)
-
         events = [signin_bytes(i) for i in range(burst)]
         started = time.perf_counter()
         await asyncio.gather(*(broker.publish(b, topic, key=k, headers=h) for _, b, h, k in events))
@@ -152,13 +177,12 @@ async def through_notifier(
             next_at += interval
             await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
         await wait_count(metrics_url, after_burst + paced, 300)
-        paced_sent = await sent_at(deliveries, list(published_at))
+        paced_sent = await asyncio.to_thread(sent_at, env, list(published_at))
         latencies = [(paced_sent[i] - published_at[i]).total_seconds() for i in paced_sent]
         missing = int(done + burst - after_burst) + paced - len(paced_sent)
         return throughput, latencies, missing
     finally:
         await broker.stop()
-        await mongo.close()
 
 
 def main() -> None:
@@ -174,8 +198,6 @@ def main() -> None:
         endpoints = local.start()
         prepare_aws(endpoints.aws_endpoint_url)
         asyncio.run(create_topics(endpoints.kafka_bootstrap, list(TOPICS), prefix=PREFIX))
-        baseline = raw_boto3_loop(endpoints.aws_endpoint_url, args.emails)
-
         port = free_port()
         env = {
             **os.environ,
@@ -188,9 +210,8 @@ def main() -> None:
             "HTTP_PORT": str(port),
             "LOG_LEVEL": "WARNING",
         }
-        binary = str(Path(sys.executable).parent / "portal-notifier")
         notifier = subprocess.Popen(
-            [binary, "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [CLI, "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         deadline = time.monotonic() + 60
         while True:
@@ -203,11 +224,16 @@ def main() -> None:
                 raise SystemExit("notifier did not become ready")
             time.sleep(0.2)
 
+        metrics_url = f"http://127.0.0.1:{port}/metrics"
+        done = asyncio.run(warm_up(endpoints.kafka_bootstrap, metrics_url))
+        raw = notifier_email(endpoints.aws_endpoint_url)
+        baseline = raw_boto3_loop(endpoints.aws_endpoint_url, raw, args.emails)
         throughput, latencies, missing = asyncio.run(
             through_notifier(
                 endpoints.kafka_bootstrap,
-                endpoints.mongodb_uri,
-                f"http://127.0.0.1:{port}/metrics",
+                env,
+                metrics_url,
+                done,
                 args.emails,
                 args.paced,
                 args.rate,

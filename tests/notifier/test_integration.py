@@ -1,6 +1,7 @@
 """The notifier against the real Kafka, FerretDB and moto's SES (issue 5 acceptance)."""
 
 import asyncio
+import json
 from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
@@ -260,6 +261,18 @@ async def test_suppressed_address_is_not_emailed_and_the_cli_manages_the_list(
     assert emails_to(stack, bounced.upper()) == []
     stored = await _delivery(mongo, isolation, str(signin.event.event_id))
     assert stored["state"] == "suppressed"
+    capsys.readouterr()
+    event_id = str(signin.event.event_id)
+    assert await asyncio.to_thread(cli.main, ["delivery", "status", event_id, "unknown"]) == 0
+    [status] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert status == {
+        "event_id": event_id,
+        "state": "suppressed",
+        "attempts": 1,
+        "sent_at": None,
+        "reason": "suppressed",
+        "last_error": None,
+    }
 
     assert await asyncio.to_thread(cli.main, ["suppression", "remove", bounced]) == 0
     assert await asyncio.to_thread(cli.main, ["suppression", "remove", bounced]) == 1
