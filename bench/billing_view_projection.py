@@ -11,44 +11,52 @@ number of bill groups, then measures:
 1. baseline: aiokafka consuming the same topics, no validation, writing the same documents
    with the fastest bulk form FerretDB offers (`delete_many(_id $in)` + `insert_many` per
    poll; PyMongo's `bulk_write` of upserts is unusably slow on FerretDB v1.24, see README);
-2. projection: billing-view's real FastStream consumer and projector (decode + contract
-   validation + version-gated `$max` writes + manual commits), in this process;
-3. lag: events published at a steady rate; p50/p99 from the send to the end of the batch
-   that made the event durable in the read model (what a reader can see);
-4. sizes: BSON bytes per bill group / invoice document, from the demo scenario.
+2. projection: the real service, `billing-view run` as a subprocess (its FastStream consumer:
+   decode + contract validation + version-gated `$max` writes + commits after the writes),
+   from the moment its `/readyz` answers until its consumer group's committed offsets reach
+   the end of every partition;
+3. lag: events published at a steady rate to the same running service; p50/p99 from the
+   send to the moment its group's committed offset passes the event (committed only once the
+   batch is durable in the read model; offsets are polled every 20 ms, so add up to that);
+4. sizes: BSON bytes per read-model document, read with PyMongo from what the running
+   service wrote for the demo scenario.
+
+The service is driven only through its public entry points (CLI, Kafka, its database), so the
+figures are those of the process a deployment runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import json
 import os
 import platform
 import shutil
+import signal
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import bson
-from aiokafka import AIOKafkaConsumer
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
 from billing_simulator.publish import Publisher, topic_of
 from billing_simulator.scenario import demo
 from billing_simulator.settings import Settings as SimulatorSettings
 from billing_simulator.stream import ordered_history
-from billing_view import projector as projector_module
-from billing_view.domain import STATE_COLLECTIONS
-from billing_view.handlers import build_broker
-from billing_view.projector import Projector, Record
-from billing_view.settings import Settings
-from billing_view.storage import Storage
-from portal_contracts.codec import encode
-from portal_contracts.topics import TOPICS, Topic
+from portal_contracts.registry import EventType
+from portal_contracts.topics import TOPICS, ConsumerGroup, Topic
 from portal_localstack.kafka import create_topics
+from portal_localstack.ports import free_port
 from portal_localstack.stack import Endpoints, LocalStack, Ports
 
 STATE_TOPICS = [
@@ -58,16 +66,17 @@ STATE_TOPICS = [
     Topic.INVOICES,
     Topic.PAYMENT_METHODS,
 ]
-COLLECTION_OF_TYPE = {t: c for t, (c, _) in STATE_COLLECTIONS.items()}
-
-
-@dataclass(frozen=True)
-class _Record:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes
-    value: bytes
+# The topics billing-view consumes (the same list as its consumer subscribes to).
+CONSUMED = [*STATE_TOPICS, Topic.CHANGE_RESULTS, Topic.PORTAL_CUSTOMER_CHANGES]
+COLLECTION_OF_TYPE = {
+    EventType.ENTITY_STATE.value: "entities",
+    EventType.BILL_GROUP_STATE.value: "bill_groups",
+    EventType.SUBSCRIPTION_STATE.value: "subscriptions",
+    EventType.INVOICE_STATE.value: "invoices",
+    EventType.PAYMENT_METHOD_STATE.value: "payment_methods",
+}
+DATABASE = "bench_projection"
+POLL_SECONDS = 0.02
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -75,29 +84,81 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-class Watch:
-    """Counts records the projector has made durable, and when each event became visible."""
+class Service:
+    """`billing-view run` as a subprocess, and its consumer group's committed offsets."""
 
-    def __init__(self) -> None:
-        self.handled = 0
-        self.visible: dict[str, float] = {}
-        self.done = asyncio.Event()
-        self.target = 0
+    def __init__(self, endpoints: Endpoints, prefix: str, log: Path) -> None:
+        self.port = free_port()
+        self.group = prefix + ConsumerGroup.BILLING_VIEW
+        self.topics = [prefix + t for t in CONSUMED]
+        self.kafka = endpoints.kafka_bootstrap
+        self.env = {
+            **os.environ,
+            **endpoints.as_env(),
+            "TOPIC_PREFIX": prefix,
+            "MONGODB_DATABASE": DATABASE,
+            "HTTP_PORT": str(self.port),
+            "LOG_LEVEL": "WARNING",
+        }
+        self.log = log
+        self.proc: asyncio.subprocess.Process | None = None
+        self.admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka)
 
-    def install(self) -> None:
-        original = Projector.handle_batch
-        watch = self
+    async def start(self) -> None:
+        exe = str(Path(sys.executable).parent / "billing-view")
+        with self.log.open("ab") as out:
+            self.proc = await asyncio.create_subprocess_exec(
+                exe, "run", env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+        await self.admin.start()
+        async with httpx.AsyncClient() as client:
+            while True:
+                if self.proc.returncode is not None:
+                    raise SystemExit(f"billing-view exited:\n{self.log.read_text()[-3000:]}")
+                try:
+                    ready = await client.get(f"http://127.0.0.1:{self.port}/readyz")
+                    if ready.status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)
 
-        async def handle_batch(self: Projector, records: Sequence[Record]) -> None:
-            await original(self, records)
-            now = time.perf_counter()
-            watch.handled += len(records)
-            for record in records:
-                watch.visible.setdefault(json.loads(record.value)["event_id"], now)
-            if watch.handled >= watch.target:
-                watch.done.set()
+    async def stop(self) -> None:
+        await self.admin.close()
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(self.proc.wait(), 30)
 
-        projector_module.Projector.handle_batch = handle_batch  # type: ignore[method-assign]
+    async def committed(self) -> dict[TopicPartition, int]:
+        offsets = await self.admin.list_consumer_group_offsets(self.group)
+        return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+
+    async def caught_up(self, end: dict[TopicPartition, int]) -> None:
+        """Until the group has committed every record up to `end`."""
+        while True:
+            committed = await self.committed()
+            if all(committed.get(tp, 0) >= offset for tp, offset in end.items()):
+                return
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def end_offsets(self) -> dict[TopicPartition, int]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.kafka)
+        await consumer.start()
+        try:
+            partitions = [
+                TopicPartition(t, p)
+                for t in self.topics
+                for p in consumer.partitions_for_topic(t) or await _partitions(consumer, t)
+            ]
+            ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+            return ends
+        finally:
+            await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer._client.force_metadata_update()
+    return consumer.partitions_for_topic(topic) or set()
 
 
 async def publish(settings: SimulatorSettings, events: list[Any]) -> float:
@@ -148,37 +209,32 @@ async def baseline(kafka: str, uri: str, prefix: str, total: int) -> float:
     return time.perf_counter() - started
 
 
-async def projection(settings: Settings, watch: Watch, total: int) -> float:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri)
-    await client.aconnect()
-    storage = Storage(client, settings.mongodb_database)
-    await storage.ensure_indexes()
-    broker = build_broker(settings, storage)
-    watch.target = total
-    await broker.start()
-    # Like the baseline, the clock starts once the consumer is started (the group join and
-    # the first fetch are inside the measurement for both).
+async def projection(service: Service) -> float:
+    """From the moment the service is ready (its consumer started, like the baseline's clock
+    after `consumer.start()`) until it has committed everything published."""
+    end = await service.end_offsets()
+    await service.start()
     started = time.perf_counter()
-    try:
-        await watch.done.wait()
-        return time.perf_counter() - started
-    finally:
-        await broker.stop()
-        await client.close()
+    await service.caught_up(end)
+    return time.perf_counter() - started
 
 
 async def paced_lag(
-    settings: Settings, sim: SimulatorSettings, watch: Watch, rate: int, seconds: int, bgs: int
+    service: Service, sim: SimulatorSettings, rate: int, seconds: int, bgs: int
 ) -> list[float]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri)
-    await client.aconnect()
-    storage = Storage(client, settings.mongodb_database)
-    broker = build_broker(settings, storage)
     events = ordered_history(rate * seconds, bgs, seed=99, tenant="lag")
-    watch.handled, watch.target, watch.done = 0, len(events), asyncio.Event()
-    sent: dict[str, float] = {}
-    await broker.start()
-    await asyncio.sleep(3)  # let the group settle on its partitions before the clock starts
+    # The group's committed offsets, polled all along: when each event became visible.
+    timeline: list[tuple[float, dict[TopicPartition, int]]] = []
+    done = asyncio.Event()
+
+    async def watch() -> None:
+        while not done.is_set():
+            committed = await service.committed()
+            timeline.append((time.perf_counter(), committed))
+            await asyncio.sleep(POLL_SECONDS)
+
+    watcher = asyncio.create_task(watch())
+    sent: list[tuple[float, asyncio.Future[Any]]] = []
     try:
         async with Publisher(sim) as publisher:
             started = time.perf_counter()
@@ -186,35 +242,43 @@ async def paced_lag(
                 delay = started + i / rate - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                sent[str(event.event_id)] = time.perf_counter()
-                await publisher.send(event)
+                sent.append((time.perf_counter(), await publisher.send(event)))
             await publisher.producer.flush()
-        await asyncio.wait_for(watch.done.wait(), 600)
+        placed = [(at, await future) for at, future in sent]
+        end: dict[TopicPartition, int] = {}
+        for _, meta in placed:
+            tp = TopicPartition(meta.topic, meta.partition)
+            end[tp] = max(end.get(tp, 0), meta.offset + 1)
+        await asyncio.wait_for(service.caught_up(end), 600)
     finally:
-        await broker.stop()
-        await client.close()
-    return [watch.visible[k] - t for k, t in sent.items() if k in watch.visible]
+        done.set()
+        await watcher
+    lags: list[float] = []
+    by_partition = {tp: [committed.get(tp, 0) for _, committed in timeline] for tp in end}
+    for at, meta in placed:
+        # The first poll whose committed offset (non-decreasing) is past the event's offset.
+        offsets = by_partition[TopicPartition(meta.topic, meta.partition)]
+        first = bisect.bisect_right(offsets, meta.offset)
+        if first < len(timeline):
+            lags.append(timeline[first][0] - at)
+    return lags
 
 
-async def sizes(uri: str) -> dict[str, float]:
+async def sizes(service: Service, sim: SimulatorSettings, uri: str) -> dict[str, float]:
+    """The demo scenario's documents as the running service wrote them."""
+    scenario = demo()
+    await publish(sim, list(scenario.events))
+    await service.caught_up(await service.end_offsets())
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
     await client.aconnect()
-    storage = Storage(client, "bench_sizes")
-
-    async def park(record: Record, error: BaseException, attempts: int) -> None:
-        raise error
-
-    scenario = demo()
-    records = [
-        _Record(topic_of(e), 0, i, e.aggregate_id.encode(), encode(e))
-        for i, e in enumerate(scenario.events)
-    ]
-    await Projector(storage, park).handle_batch(records)
+    db = client[DATABASE]
     result: dict[str, float] = {}
-    for name in ("bill_groups", "invoices", "payment_methods", "subscriptions", "entities"):
-        docs = await storage.db[name].find().to_list()
-        result[name] = round(statistics.mean(len(bson.encode(d)) for d in docs), 1)
-    await client.close()
+    try:
+        for name in ("bill_groups", "invoices", "payment_methods", "subscriptions", "entities"):
+            docs = await db[name].find({"tenant_id": "demo"}).to_list()
+            result[name] = round(statistics.mean(len(bson.encode(d)) for d in docs), 1)
+    finally:
+        await client.close()
     return result
 
 
@@ -222,14 +286,14 @@ def main(args: argparse.Namespace) -> None:
     local = LocalStack(f"bench-bv-{os.getpid()}", Ports.free(), fresh=True)
     try:
         endpoints = local.start()
-        report = asyncio.run(run(args, endpoints))
+        report = asyncio.run(run(args, endpoints, local.base / "billing-view.log"))
     finally:
         local.stop()
         shutil.rmtree(local.base, ignore_errors=True)
     print(json.dumps(report, indent=2))
 
 
-async def run(args: argparse.Namespace, endpoints: Endpoints) -> dict[str, Any]:
+async def run(args: argparse.Namespace, endpoints: Endpoints, log: Path) -> dict[str, Any]:
     prefix = "benchbv."
     await create_topics(endpoints.kafka_bootstrap, list(TOPICS), prefix=prefix)
     sim = SimulatorSettings(kafka_bootstrap=endpoints.kafka_bootstrap, topic_prefix=prefix)
@@ -239,17 +303,14 @@ async def run(args: argparse.Namespace, endpoints: Endpoints) -> dict[str, Any]:
         mix[topic_of(event)] = mix.get(topic_of(event), 0) + 1
     publish_seconds = await publish(sim, events)
     base = await baseline(endpoints.kafka_bootstrap, endpoints.mongodb_uri, prefix, len(events))
-    watch = Watch()
-    watch.install()
-    settings = Settings(
-        kafka_bootstrap=endpoints.kafka_bootstrap,
-        mongodb_uri=endpoints.mongodb_uri,
-        mongodb_database="bench_projection",
-        topic_prefix=prefix,
-    )
-    proj = await projection(settings, watch, len(events))
-    lags = await paced_lag(settings, sim, watch, args.rate, args.seconds, args.bill_groups)
-    doc_sizes = await sizes(endpoints.mongodb_uri)
+    service = Service(endpoints, prefix, log)
+    try:
+        proj = await projection(service)
+        await asyncio.sleep(3)  # let the group settle on its partitions before the clock starts
+        lags = await paced_lag(service, sim, args.rate, args.seconds, args.bill_groups)
+        doc_sizes = await sizes(service, sim, endpoints.mongodb_uri)
+    finally:
+        await service.stop()
     return {
         "machine": {
             "platform": platform.platform(),
