@@ -1,7 +1,7 @@
 """Acceptance: `kill -9` of `billing-view run` in the middle of a 20k-event stream (with
 duplicates and reorderings), then a restart, ends on exactly the expected read model."""
 
-import asyncio
+import functools
 import os
 import signal
 import subprocess
@@ -20,6 +20,7 @@ from billing_view.projection import domain
 from billing_view.projection.replay import snapshot
 from portal_localstack.ports import free_port
 from portal_localstack.testing import Isolation, StackHandle
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -72,6 +73,15 @@ async def _progress(db: Any) -> int:
     return total
 
 
+async def _progressed(db: Any, service: subprocess.Popen[bytes], log: Path, target: int) -> bool:
+    assert service.poll() is None, _tail(log)
+    return await _progress(db) >= target
+
+
+def _tail(log: Path) -> str:
+    return log.read_text()[-3000:]
+
+
 async def test_kill_9_mid_stream_then_restart_gives_the_exact_read_model(
     stack: StackHandle,
     isolation: Isolation,
@@ -96,25 +106,29 @@ async def test_kill_9_mid_stream_then_restart_gives_the_exact_read_model(
             half = len(delivered) // 2
             await publisher.publish(delivered[:half])
             # Kill while the service is part-way through what has been published so far.
-            async with asyncio.timeout(120):
-                while await _progress(db) < watched // 5:
-                    assert first.poll() is None, log.read_text()[-3000:]
-                    await asyncio.sleep(0.1)
+            await eventually(
+                functools.partial(_progressed, db, first, log, watched // 5),
+                within=120,
+                what="a fifth of the stream applied",
+            )
             os.killpg(first.pid, signal.SIGKILL)
             first.wait(10)
             assert await _progress(db) < watched
             await publisher.publish(delivered[half:])
         second = start_service(stack, isolation, log)
         try:
-            async with asyncio.timeout(180):
-                while await _progress(db) < watched:
-                    assert second.poll() is None, log.read_text()[-3000:]
-                    await asyncio.sleep(0.5)
-                while True:
-                    actual = await snapshot(db)
-                    if all(actual[c] == expected.get(c, {}) for c in actual):
-                        break
-                    await asyncio.sleep(1)
+            await eventually(
+                functools.partial(_progressed, db, second, log, watched),
+                within=180,
+                interval=0.5,
+                what="the whole stream applied after the restart",
+            )
+
+            async def exact() -> bool:
+                actual = await snapshot(db)
+                return all(actual[c] == expected.get(c, {}) for c in actual)
+
+            await eventually(exact, within=60, interval=1, what="the expected read model")
         finally:
             second.send_signal(signal.SIGTERM)
             second.wait(30)
