@@ -83,7 +83,7 @@ class DeliveryService:
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self.settings = settings
-        self.store = store
+        self._store = store
         self._mailer = mailer
         self._branding = branding
         self._suppressions = suppressions
@@ -110,7 +110,7 @@ class DeliveryService:
             born_claimed(r, owner=self.owner, now=now, lease_seconds=self.settings.lease_seconds)
             for r in requests
         ]
-        known = await self.store.record_many(born)
+        known = await self._store.record_many(born)
         fresh: list[Delivery] = []
         for position, delivery in enumerate(born):
             state = known.get(position)
@@ -126,29 +126,29 @@ class DeliveryService:
 
     async def claim(self, event_id: str) -> Delivery | None:
         """Take a parked (due) or abandoned (lease expired) delivery for this replica."""
-        return await self.store.claim(
+        return await self._store.claim(
             event_id, self.owner, self.clock(), self.settings.lease_seconds
         )
 
     async def due(self, limit: int) -> list[str]:
-        return await self.store.due(self.clock(), limit)
+        return await self._store.due(self.clock(), limit)
 
     async def abandoned(self, limit: int) -> list[str]:
-        return await self.store.abandoned(self.clock(), limit)
+        return await self._store.abandoned(self.clock(), limit)
 
     async def look_again_later(self, event_id: str) -> None:
         """A queued retry this replica could not claim: drop it when it is over (left behind
         by a crash between "final" and "dequeue"), else look again when it may be claimed
         (someone holds a live lease, or the retry is not due yet)."""
         now = self.clock()
-        lease = await self.store.lease(event_id)
+        lease = await self._store.lease(event_id)
         if lease is None or lease.state in TERMINAL:
-            await self.store.dequeue(event_id)
+            await self._store.dequeue(event_id)
         else:
-            await self.store.requeue(event_id, max(lease.not_before or now, now))
+            await self._store.requeue(event_id, max(lease.not_before or now, now))
 
     async def purge(self, retention: timedelta) -> int:
-        return await self.store.purge(self.clock() - retention)
+        return await self._store.purge(self.clock() - retention)
 
     async def attempt(self, delivery: Delivery) -> None:
         """One attempt of a delivery this process holds the lease of."""
@@ -194,12 +194,12 @@ class DeliveryService:
         sent_at = self.clock()
         context = {"event_id": ref(delivery.event_id), "attempt": attempts}
         # Straight after SES answered: this write is the whole duplicate window.
-        if not await self.store.mark_sent(
+        if not await self._store.mark_sent(
             delivery.event_id, self.owner, message_id, sent_at, attempts
         ):
             log.warning("lease lost while sending; another replica may resend", extra=context)
         if delivery.attempts:
-            await self.store.dequeue(delivery.event_id)
+            await self._store.dequeue(delivery.event_id)
         metrics.SENT.inc()
         elapsed = (sent_at - delivery.request.occurred_at).total_seconds()
         metrics.DELIVERY_SECONDS.observe(max(0.0, elapsed))
@@ -256,7 +256,7 @@ class DeliveryService:
             await self._give_up(delivery, failure, attempts)
             return
         metrics.RETRIED.inc()
-        await self.store.reschedule(
+        await self._store.reschedule(
             delivery.event_id,
             self.owner,
             attempts=attempts,
@@ -264,7 +264,7 @@ class DeliveryService:
             due_at=due,
             error=exc.code,
         )
-        await self.store.requeue(delivery.event_id, due)
+        await self._store.requeue(delivery.event_id, due)
         log.info(
             "SES busy, retry parked",
             extra={
@@ -283,9 +283,9 @@ class DeliveryService:
         """
         state = final_state(error.reason)
         await self._reporter.report(delivery, error, attempts)
-        await self.store.finish(delivery.event_id, self.owner, state, error.reason.value, attempts)
+        await self._store.finish(delivery.event_id, self.owner, state, error.reason.value, attempts)
         if delivery.attempts:
-            await self.store.dequeue(delivery.event_id)
+            await self._store.dequeue(delivery.event_id)
         if state is DeliveryState.FAILED:
             metrics.FAILED.labels(error.reason.value).inc()
         log.warning(
