@@ -144,12 +144,22 @@ async def test_invoices_page_newest_first_and_filter(client: AsyncTestClient[Any
     ]
     bad = await client.get(f"{BASE}/bg_globex/invoices", params={"status": "x"}, headers=AUTH)
     assert bad.status_code == 400
+    # The one error body of every portal API, naming the parameter.
+    assert bad.json() == {
+        "error": "invalid",
+        "message": "unknown invoice status 'x'",
+        "fields": {"status": "unknown invoice status 'x'"},
+    }
     bad = await client.get(f"{BASE}/bg_globex/invoices", params={"status": "open,x"}, headers=AUTH)
     assert bad.status_code == 400
     bad_cursor = await client.get(
         f"{BASE}/bg_globex/invoices", params={"cursor": "nope"}, headers=AUTH
     )
     assert bad_cursor.status_code == 400
+    assert set(bad_cursor.json()["fields"]) == {"cursor"}
+    too_many = await client.get(f"{BASE}/bg_globex/invoices", params={"limit": 101}, headers=AUTH)
+    assert too_many.status_code == 400
+    assert set(too_many.json()["fields"]) == {"limit"}
 
 
 async def test_one_invoice_has_lines_and_document(client: AsyncTestClient[Any]) -> None:

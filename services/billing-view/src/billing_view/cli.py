@@ -28,11 +28,18 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     if args.command == "documents":
+        from billing_view.errors import InvalidEventError
         from billing_view.projection.documents import describe
+        from portal_contracts.codec import ContractError
 
-        for line in sys.stdin:
-            if line.strip():
+        for number, line in enumerate(sys.stdin, start=1):
+            if not line.strip():
+                continue
+            try:
                 print(json.dumps(describe(line.encode())))
+            except (ContractError, InvalidEventError) as exc:
+                print(f"error: line {number}: {exc}", file=sys.stderr)
+                raise SystemExit(2) from exc
         return
     settings = Settings()
     configure_logging("billing-view", settings.log_level)
