@@ -18,7 +18,7 @@ from portal_access.db import Mongo
 from portal_access.outbox.models import OutboxEntry, outbox_entry
 from portal_access.outbox.publisher import KafkaPublisher
 from portal_access.outbox.relay import Relay
-from portal_access.outbox.repository import OutboxRepository, entry_doc
+from portal_access.outbox.repository import OutboxRepository, stored_entry
 from portal_access.settings import Settings
 from portal_contracts.codec import decode
 from portal_contracts.portal import PortalEnabled
@@ -148,7 +148,7 @@ async def test_crash_between_publish_and_mark_republishes_once_with_same_id(
         PortalEnabled(bill_group_id="bg_x", actor="t"), tenant_id="demo", bill_group_id="bg_x"
     )
     challenges = mongo[isolation.database("access")]["challenges"]
-    await challenges.insert_one({"_id": "c1", "outbox": [entry_doc(entry)], "has_outbox": True})
+    await challenges.insert_one({"_id": "c1", "outbox": [stored_entry(entry)], "has_outbox": True})
     broker = KafkaBroker(stack.endpoints.kafka_bootstrap, acks="all")
     await broker.start()
     publish = KafkaPublisher(broker, settings)

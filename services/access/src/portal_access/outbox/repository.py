@@ -1,10 +1,11 @@
 """Reading and clearing the outbox embedded in portal, challenge and session documents.
 
-Writing entries is part of each feature's own single-document write (see `entry_doc`)."""
+Writing entries is part of each feature's own single-document write (see `stored_entry`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypedDict
 
 from portal_access.db import Doc, Mongo
 from portal_access.outbox.models import OUTBOX_COLLECTIONS, Hint, OutboxEntry, Owed
@@ -13,7 +14,18 @@ _OUTBOX_FIELDS = {"outbox": 1, "has_outbox": 1}
 SWEEP_LIMIT = 500
 
 
-def entry_doc(entry: OutboxEntry) -> Doc:
+class StoredEntry(TypedDict):
+    """An outbox entry as stored in a document's `outbox` array."""
+
+    event_id: str
+    type: str
+    topic: str
+    key: str
+    body: str
+    headers: dict[str, str]
+
+
+def stored_entry(entry: OutboxEntry) -> StoredEntry:
     """The stored form (field order matters: `$pull` matches the exact element)."""
     return {
         "event_id": entry.event_id,
@@ -23,11 +35,6 @@ def entry_doc(entry: OutboxEntry) -> Doc:
         "body": entry.body,
         "headers": dict(entry.headers),
     }
-
-
-def entries_update(entries: Sequence[OutboxEntry]) -> Doc:
-    """The update members that owe `entries` (to merge into a state update)."""
-    return {"$push": {"outbox": {"$each": [entry_doc(e) for e in entries]}}}
 
 
 def _entry(doc: Doc) -> OutboxEntry:
@@ -69,7 +76,7 @@ class OutboxRepository:
     async def mark_sent(self, owed: Owed) -> None:
         """Remove the published entries, keeping any added since they were read."""
         collection = self._mongo.collection(owed.collection)
-        entries = [entry_doc(e) for e in owed.entries]
+        entries = [stored_entry(e) for e in owed.entries]
         async with self._mongo.lock(owed.collection):
             # Common case, one write: nothing was added since the read.
             done = await collection.update_one(

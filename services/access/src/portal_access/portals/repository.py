@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import TypedDict
 
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from portal_access.db import Doc, Mongo
 from portal_access.outbox.models import PORTALS, OutboxEntry
-from portal_access.outbox.repository import entries_update
+from portal_access.outbox.repository import stored_entry
 from portal_access.portals.models import (
     BillGroupFields,
     Portal,
@@ -105,7 +107,7 @@ class PortalRepository:
         update: Doc = {"$set": changes, "$inc": {"rev": 1}}
         if events:
             changes["has_outbox"] = True
-            update.update(entries_update(events))
+            update["$push"] = {"outbox": {"$each": [stored_entry(e) for e in events]}}
         async with self._mongo.lock(PORTALS):
             result = await self._portals.update_one(
                 {"_id": portal.bill_group_id, "tenant_id": portal.tenant_id, "rev": portal.rev},
@@ -114,7 +116,15 @@ class PortalRepository:
         return result.modified_count == 1
 
 
-def _rule_doc(rule: StoredRule) -> Doc:
+class StoredRuleDoc(TypedDict):
+    id: str
+    kind: str
+    value: str
+    created_at: datetime
+    created_by: str
+
+
+def _rule_doc(rule: StoredRule) -> StoredRuleDoc:
     return {
         "id": rule.id,
         "kind": rule.kind.value,

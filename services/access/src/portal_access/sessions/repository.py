@@ -11,7 +11,7 @@ from pymongo import ASCENDING, DESCENDING
 
 from portal_access.db import RETENTION, Doc, Mongo
 from portal_access.outbox.models import SESSIONS, OutboxEntry
-from portal_access.outbox.repository import entry_doc
+from portal_access.outbox.repository import stored_entry
 from portal_access.sessions.models import Session, SessionScope
 
 _NO_OUTBOX = {"outbox": 0}
@@ -45,7 +45,7 @@ class SessionRepository:
                 "idle_expires_at": session.idle_expires_at,
                 "expires_at": session.expires_at,
                 "revoked_at": session.revoked_at,
-                "outbox": [entry_doc(e) for e in events],
+                "outbox": [stored_entry(e) for e in events],
                 "has_outbox": bool(events),
                 "purge_at": session.expires_at + RETENTION,
             }

@@ -12,7 +12,7 @@ from pymongo.errors import DuplicateKeyError
 
 from portal_access.db import RETENTION, Doc, Mongo
 from portal_access.outbox.models import CHALLENGES, OutboxEntry
-from portal_access.outbox.repository import entry_doc
+from portal_access.outbox.repository import stored_entry
 from portal_access.signin.models import Challenge, ChallengeKind
 
 _NO_OUTBOX = {"outbox": 0}
@@ -54,7 +54,7 @@ class ChallengeRepository:
                 "code_hash": challenge.code_hash,
                 "rule_id": challenge.rule_id,
                 "has_outbox": bool(events),
-                "outbox": [entry_doc(e) for e in events],
+                "outbox": [stored_entry(e) for e in events],
                 "purge_at": purge_at,
             }
         )
