@@ -140,6 +140,53 @@ def test_openapi_is_published(portal: DevPortal) -> None:
     assert not [p for p in schema["paths"] if not p.startswith("/api/portal/v1")]
 
 
+def test_openapi_carries_the_response_shapes(portal: DevPortal) -> None:
+    schema = httpx.get(
+        f"{portal.ready['gateway_url']}/api/portal/v1/docs/openapi.json", timeout=30
+    ).json()
+    overview = schema["paths"]["/api/portal/v1/overview"]["get"]["responses"]
+    assert overview["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/Overview")
+    assert overview["401"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+    components = schema["components"]["schemas"]
+    assert {"Invoice", "InvoicePage", "PaymentMethod", "ActivityItem", "ChangeAccepted"} <= set(
+        components
+    )
+    assert set(components["ErrorBody"]["properties"]) == {"error", "message", "fields"}
+
+
+@pytest.mark.parametrize(
+    ("api", "upstream"),
+    [
+        ("/overview", "/overview"),
+        ("/subscriptions", "/subscriptions"),
+        ("/payment-methods", "/payment-methods"),
+        ("/activity", "/activity"),
+        ("/invoices?status=paid&limit=5", "/invoices?status=paid&limit=5"),
+    ],
+)
+def test_api_reads_are_billing_views_records_unchanged(
+    portal: DevPortal, customer: httpx.Client, api: str, upstream: str
+) -> None:
+    """The gateway decodes billing-view's answers into its typed models and answers with
+    them: the JSON a customer gets is exactly billing-view's, member for member."""
+    who = customer.get("/api/portal/v1/session").json()
+    port = portal.ready["service_ports"]["billing_view"]
+    base = (
+        f"http://127.0.0.1:{port}/internal/v1/tenants/{who['tenant_id']}"
+        f"/bill-groups/{who['bill_group_id']}"
+    )
+    token = {"Authorization": f"Bearer {portal.ready['internal_api_token']}"}
+
+    async def same() -> bool:
+        ours = await asyncio.to_thread(customer.get, f"/api/portal/v1{api}")
+        theirs = await asyncio.to_thread(httpx.get, base + upstream, headers=token, timeout=30)
+        assert (ours.status_code, theirs.status_code) == (200, 200)
+        return bool(ours.json() == theirs.json())
+
+    # Retried only because a change of an earlier test may settle between the two reads.
+    asyncio.run(eventually(same, within=30, what=f"{api} equal to billing-view's answer"))
+
+
 def test_used_link_gets_a_page_to_request_a_new_one(
     portal: DevPortal, bill_group: dict[str, Any]
 ) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from litestar import Litestar, Request, get
 from litestar.config.csrf import CSRFConfig
+from litestar.di import NamedDependency
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusConfig
@@ -50,16 +51,18 @@ R = Request[Any, Any, Any]
 
 
 @get("/", include_in_schema=False)
-async def home(request: R, settings: Settings) -> Template:
+async def home(request: R, settings: NamedDependency[Settings]) -> Template:
     return page(request, settings, "home.html")
 
 
 @get("/signed-out", include_in_schema=False)
-async def signed_out(request: R, settings: Settings) -> Template:
+async def signed_out(request: R, settings: NamedDependency[Settings]) -> Template:
     return page(request, settings, "home.html", signed_out=True)
 
 
-def create_app(settings: Settings | None = None, vault: PaymentVault | None = None) -> Litestar:
+def create_app(
+    settings: NamedDependency[Settings] | None = None, vault: PaymentVault | None = None
+) -> Litestar:
     settings = settings or Settings()
     timeout = settings.upstream_timeout_seconds
     access_http = internal_http(settings.access_url, settings.internal_api_token, timeout)

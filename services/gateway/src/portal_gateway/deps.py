@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
 from portal_gateway.admin_edge.service import AdminEdge
 from portal_gateway.clients.access import AccessClient
@@ -36,7 +36,9 @@ class Services:
     admin: AdminEdge
 
 
-async def current_session(request: Request[Any, Any, Any], access: AccessClient) -> Session:
+async def current_session(
+    request: Request[Any, Any, Any], access: NamedDependency[AccessClient]
+) -> Session:
     """The signed-in customer, validated at access on every request (idle + absolute expiry,
     server-side revocation); NotSignedInError otherwise."""
     cookies: Mapping[str, str] = request.cookies

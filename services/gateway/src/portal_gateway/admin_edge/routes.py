@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, route
+from litestar.di import NamedDependency
 from litestar.enums import HttpMethod
 
 from portal_gateway.admin_edge.service import AdminEdge, AdminRequest
@@ -23,7 +24,9 @@ from portal_gateway.admin_edge.service import AdminEdge, AdminRequest
     include_in_schema=False,
     opt={"exclude_from_csrf": True},
 )
-async def admin_edge(request: Request[Any, Any, Any], admin: AdminEdge) -> Response[bytes]:
+async def admin_edge(
+    request: Request[Any, Any, Any], admin: NamedDependency[AdminEdge]
+) -> Response[bytes]:
     answer = await admin.forward(
         AdminRequest(
             method=request.method,

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 from litestar import Request, get
+from litestar.di import NamedDependency
 from litestar.response import Template
 
 from portal_gateway.dev_mailbox.domain import MailboxPage, parse_moto_messages
@@ -14,7 +15,9 @@ from portal_gateway.web import page
 
 
 @get("/dev/mailbox", include_in_schema=False)
-async def dev_mailbox(request: Request[Any, Any, Any], settings: Settings) -> Template:
+async def dev_mailbox(
+    request: Request[Any, Any, Any], settings: NamedDependency[Settings]
+) -> Template:
     endpoint = settings.aws_endpoint_url
     if not endpoint:
         return page(request, settings, "mailbox.html", view=MailboxPage([], None))

@@ -177,7 +177,9 @@ class Document(Record):
     size_bytes: int | None = None
 
 
-class Invoice(Record):
+class InvoiceListing(Record):
+    """An invoice as the list shows it: everything but its lines."""
+
     invoice_id: str
     bill_group_id: str
     number: str
@@ -190,12 +192,17 @@ class Invoice(Record):
     total_minor: int
     amount_due_minor: int
     amount_paid_minor: int
-    lines: list[InvoiceLine] = []
     document: Document | None = None
 
 
+class Invoice(InvoiceListing):
+    """One invoice in full, with its lines."""
+
+    lines: list[InvoiceLine] = []
+
+
 class InvoicePage(Record):
-    items: list[Invoice] = []
+    items: list[InvoiceListing] = []
     next_cursor: str | None = None
 
 

@@ -13,7 +13,7 @@ from portal_gateway.portal.domain.activity import changed_fields
 from portal_gateway.portal.models import (
     ActivityItem,
     Contact,
-    Invoice,
+    InvoiceListing,
     Overview,
     PaymentMethod,
     Subscription,
@@ -166,7 +166,7 @@ class NewPaymentMethodPage:
 
 @dataclass(frozen=True)
 class InvoicesPage:
-    invoices: list[Invoice]
+    invoices: list[InvoiceListing]
     next_cursor: str | None
     status: str
     statuses: tuple[str, ...]

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from portal_contracts.urls import PORTAL_PATH, PREVIEW_SUFFIX, VERIFY_SUFFIX
@@ -31,15 +32,21 @@ Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED
 R = Request[Any, Any, Any]
 
 
-def _unknown(request: R, settings: Settings) -> Template:
+def _unknown(request: R, settings: NamedDependency[Settings]) -> Template:
     return page(request, settings, "portal_unknown.html", 404)
 
 
-def _expired(request: R, settings: Settings, portal_key: str, status: int) -> Template:
+def _expired(
+    request: R, settings: NamedDependency[Settings], portal_key: FromPath[str], status: int
+) -> Template:
     return page(request, settings, "link_expired.html", status, LinkExpiredPage(portal_key))
 
 
-def _signed_in(settings: Settings, session: Session, portal_key: str) -> Redirect:
+def _signed_in(
+    settings: NamedDependency[Settings],
+    session: NamedDependency[Session],
+    portal_key: FromPath[str],
+) -> Redirect:
     response = Redirect("/portal", status_code=303)
     response.cookies.extend(session_cookies(session, portal_key, settings.cookie_secure))
     return response
@@ -53,10 +60,10 @@ class SigninController(Controller):
     async def signin_form(
         self,
         request: R,
-        settings: Settings,
-        signin: SigninService,
-        portal_key: str,
-        reason: str | None = None,
+        settings: NamedDependency[Settings],
+        signin: NamedDependency[SigninService],
+        portal_key: FromPath[str],
+        reason: FromQuery[str | None] = None,
     ) -> Template:
         try:
             entry = await signin.entry(portal_key)
@@ -77,7 +84,12 @@ class SigninController(Controller):
 
     @post("/signin", status_code=200)
     async def request_link(
-        self, request: R, settings: Settings, signin: SigninService, portal_key: str, data: Form
+        self,
+        request: R,
+        settings: NamedDependency[Settings],
+        signin: NamedDependency[SigninService],
+        portal_key: FromPath[str],
+        data: Form,
     ) -> Template:
         email = domain.normalise_email(str(data.get("email", "")))
         try:
@@ -103,7 +115,12 @@ class SigninController(Controller):
 
     @post("/code", status_code=200, response_model=None)
     async def verify_code(
-        self, request: R, settings: Settings, signin: SigninService, portal_key: str, data: Form
+        self,
+        request: R,
+        settings: NamedDependency[Settings],
+        signin: NamedDependency[SigninService],
+        portal_key: FromPath[str],
+        data: Form,
     ) -> Template | Redirect:
         pending_id = str(data.get("pending_id", ""))[:200]
         try:
@@ -126,13 +143,23 @@ class SigninController(Controller):
 
     @get(route_path(VERIFY_SUFFIX))
     async def verify_page(
-        self, request: R, settings: Settings, signin: SigninService, portal_key: str, token: str
+        self,
+        request: R,
+        settings: NamedDependency[Settings],
+        signin: NamedDependency[SigninService],
+        portal_key: FromPath[str],
+        token: FromPath[str],
     ) -> Template:
         return await self._confirm_page(request, settings, signin, portal_key, preview=False)
 
     @post(route_path(VERIFY_SUFFIX), status_code=200, response_model=None)
     async def verify_link(
-        self, request: R, settings: Settings, signin: SigninService, portal_key: str, token: str
+        self,
+        request: R,
+        settings: NamedDependency[Settings],
+        signin: NamedDependency[SigninService],
+        portal_key: FromPath[str],
+        token: FromPath[str],
     ) -> Template | Redirect:
         try:
             session = await signin.verify_link(token)
@@ -142,13 +169,23 @@ class SigninController(Controller):
 
     @get(route_path(PREVIEW_SUFFIX))
     async def preview_page(
-        self, request: R, settings: Settings, signin: SigninService, portal_key: str, token: str
+        self,
+        request: R,
+        settings: NamedDependency[Settings],
+        signin: NamedDependency[SigninService],
+        portal_key: FromPath[str],
+        token: FromPath[str],
     ) -> Template:
         return await self._confirm_page(request, settings, signin, portal_key, preview=True)
 
     @post(route_path(PREVIEW_SUFFIX), status_code=200, response_model=None)
     async def redeem_preview(
-        self, request: R, settings: Settings, signin: SigninService, portal_key: str, token: str
+        self,
+        request: R,
+        settings: NamedDependency[Settings],
+        signin: NamedDependency[SigninService],
+        portal_key: FromPath[str],
+        token: FromPath[str],
     ) -> Template | Redirect:
         try:
             session = await signin.redeem_preview(token)
@@ -159,9 +196,9 @@ class SigninController(Controller):
     async def _confirm_page(
         self,
         request: R,
-        settings: Settings,
-        signin: SigninService,
-        portal_key: str,
+        settings: NamedDependency[Settings],
+        signin: NamedDependency[SigninService],
+        portal_key: FromPath[str],
         *,
         preview: bool,
     ) -> Template:

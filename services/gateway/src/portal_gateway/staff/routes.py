@@ -11,8 +11,9 @@ from urllib.parse import quote
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
+from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from portal_gateway.errors import (
@@ -69,26 +70,23 @@ class StaffCookies:
         )
 
 
-def provide_staff(request: R, staff_cookies: StaffCookies) -> StaffSession:
+def provide_staff(request: R, staff_cookies: NamedDependency[StaffCookies]) -> StaffSession:
     session = staff_cookies.session_of(request)
     if session is None:
         raise StaffNotSignedInError
     return domain.touched(session, int(time.time()))
 
 
-def _back(bill_group_id: str, done: str) -> str:
-    return f"/staff/bill-groups/{quote(bill_group_id, safe='')}?done={done}"
+@dataclass(frozen=True)
+class Screens:
+    """Renders one request's console page, and refreshes the staff cookie on every answer."""
 
+    request: R
+    settings: Settings
+    cookies: StaffCookies
 
-class StaffPages(Controller):
-    path = "/staff"
-    include_in_schema = False
-
-    @staticmethod
-    def _render(
-        request: R,
-        settings: Settings,
-        cookies: StaffCookies,
+    def render(
+        self,
         template: str,
         view: DataclassInstance | None = None,
         status_code: int = 200,
@@ -96,73 +94,78 @@ class StaffPages(Controller):
         **context: Any,
     ) -> Template:
         response = page(
-            request, settings, f"staff/{template}", status_code, view, staff=staff, **context
+            self.request,
+            self.settings,
+            f"staff/{template}",
+            status_code,
+            view,
+            staff=staff,
+            **context,
         )
         if staff is not None:
-            response.cookies.append(cookies.cookie(staff))
+            response.cookies.append(self.cookies.cookie(staff))
         return response
 
-    @staticmethod
-    def _redirect(cookies: StaffCookies, staff: StaffSession, target: str) -> Redirect:
+    def redirect(self, staff: StaffSession, target: str) -> Redirect:
         response = Redirect(target, status_code=303)
-        response.cookies.append(cookies.cookie(staff))
+        response.cookies.append(self.cookies.cookie(staff))
         return response
+
+    def back(self, staff: StaffSession, bill_group_id: str, done: str) -> Redirect:
+        """Back to the bill group page, with the notice of what was just done."""
+        return self.redirect(
+            staff, f"/staff/bill-groups/{quote(bill_group_id, safe='')}?done={done}"
+        )
+
+
+def provide_screens(
+    request: R,
+    settings: NamedDependency[Settings],
+    staff_cookies: NamedDependency[StaffCookies],
+) -> Screens:
+    return Screens(request, settings, staff_cookies)
+
+
+Ui = NamedDependency[Screens]
+Console = NamedDependency[StaffConsole]
+Staff = NamedDependency[StaffSession]
+BillGroup = FromPath[str]
+
+
+class StaffPages(Controller):
+    path = "/staff"
+    include_in_schema = False
+    dependencies = {"ui": Provide(provide_screens, sync_to_thread=False)}
 
     # --- arriving ------------------------------------------------------------------------
 
     @get("/enter")
-    async def enter_check(
-        self, request: R, settings: Settings, staff_cookies: StaffCookies, console: StaffConsole
-    ) -> Template:
+    async def enter_check(self, request: R, ui: Ui, console: Console) -> Template:
         params = link_params(dict(request.query_params.items()))
         try:
             grant = await console.check_link(params)
         except StaffRefusedError as refusal:
-            view = RefusedPage(refusal.message)
-            return self._render(
-                request, settings, staff_cookies, "refused.html", view, refusal.status
-            )
-        return self._render(
-            request, settings, staff_cookies, "enter.html", EnterPage(grant, params)
-        )
+            return ui.render("refused.html", RefusedPage(refusal.message), refusal.status)
+        return ui.render("enter.html", EnterPage(grant, params))
 
     @post("/enter", status_code=303)
-    async def enter(
-        self,
-        request: R,
-        settings: Settings,
-        staff_cookies: StaffCookies,
-        console: StaffConsole,
-        data: Form,
-    ) -> Response[Any]:
+    async def enter(self, ui: Ui, console: Console, data: Form) -> Response[Any]:
         try:
             staff = await console.enter(link_params(data), int(time.time()))
         except StaffRefusedError as refusal:
-            view = RefusedPage(refusal.message)
-            return self._render(
-                request, settings, staff_cookies, "refused.html", view, refusal.status
-            )
-        return self._redirect(staff_cookies, staff, staff.home)
+            return ui.render("refused.html", RefusedPage(refusal.message), refusal.status)
+        return ui.redirect(staff, staff.home)
 
     @get("/sign-in")
-    async def sign_in_form(
-        self, request: R, settings: Settings, staff_cookies: StaffCookies
-    ) -> Template:
-        if not staff_cookies.sign_in_page_enabled:
+    async def sign_in_form(self, ui: Ui) -> Template:
+        if not ui.cookies.sign_in_page_enabled:
             raise NotFoundError("page")
-        return self._render(request, settings, staff_cookies, "sign_in.html", errors={}, values={})
+        return ui.render("sign_in.html", errors={}, values={})
 
     @post("/sign-in", status_code=303)
-    async def sign_in(
-        self,
-        request: R,
-        settings: Settings,
-        staff_cookies: StaffCookies,
-        console: StaffConsole,
-        data: Form,
-    ) -> Response[Any]:
+    async def sign_in(self, ui: Ui, console: Console, data: Form) -> Response[Any]:
         """Local development only: the admin API key is the credential and the actor."""
-        if not staff_cookies.sign_in_page_enabled:
+        if not ui.cookies.sign_in_page_enabled:
             raise NotFoundError("page")
         api_key = str(data.get("api_key", "")).strip()
         bill_group_id = str(data.get("bill_group_id", "")).strip()
@@ -170,177 +173,113 @@ class StaffPages(Controller):
             staff = await console.sign_in_with_key(api_key, bill_group_id, int(time.time()))
         except FormInvalidError as exc:
             values = {"bill_group_id": bill_group_id}
-            return self._render(
-                request,
-                settings,
-                staff_cookies,
-                "sign_in.html",
-                None,
-                exc.status,
-                errors=exc.errors,
-                values=values,
-            )
-        return self._redirect(staff_cookies, staff, staff.home)
+            return ui.render("sign_in.html", None, exc.status, errors=exc.errors, values=values)
+        return ui.redirect(staff, staff.home)
 
     @post("/sign-out", status_code=200)
-    async def sign_out(self, request: R, settings: Settings) -> Response[Any]:
-        response = page(request, settings, "staff/signed_out.html", 200, staff=None)
+    async def sign_out(self, ui: Ui) -> Response[Any]:
+        response = ui.render("signed_out.html")
         response.cookies.append(
             Cookie(key=domain.COOKIE_NAME, value="", path=domain.COOKIE_PATH, max_age=0)
         )
         return response
 
     @get("")
-    async def home(self, staff: StaffSession, staff_cookies: StaffCookies) -> Redirect:
-        return self._redirect(staff_cookies, staff, staff.home)
+    async def home(self, ui: Ui, staff: Staff) -> Redirect:
+        return ui.redirect(staff, staff.home)
 
     # --- account and bill group ----------------------------------------------------------
 
     @get("/accounts/{account_id:str}")
     async def account(
-        self,
-        request: R,
-        settings: Settings,
-        staff_cookies: StaffCookies,
-        console: StaffConsole,
-        staff: StaffSession,
-        account_id: str,
+        self, ui: Ui, console: Console, staff: Staff, account_id: FromPath[str]
     ) -> Template:
         view = await console.account(staff, account_id)
-        return self._render(request, settings, staff_cookies, "account.html", view, staff=staff)
+        return ui.render("account.html", view, staff=staff)
 
     @get("/bill-groups/{bill_group_id:str}")
     async def bill_group(
         self,
-        request: R,
-        settings: Settings,
-        staff_cookies: StaffCookies,
-        console: StaffConsole,
-        staff: StaffSession,
-        bill_group_id: str,
-        done: str | None = None,
+        ui: Ui,
+        console: Console,
+        staff: Staff,
+        bill_group_id: BillGroup,
+        done: FromQuery[str | None] = None,
     ) -> Template:
         await console.ensure_allowed(staff, bill_group_id)
         view = await console.bill_group(staff, bill_group_id, notice=done)
-        return self._render(
-            request,
-            settings,
-            staff_cookies,
-            "bill_group.html",
-            view,
-            staff=staff,
-            errors={},
-            values={"kind": "domain"},
-        )
+        values = {"kind": "domain"}
+        return ui.render("bill_group.html", view, staff=staff, errors={}, values=values)
 
     @post("/bill-groups/{bill_group_id:str}/switch", status_code=303)
     async def switch(
-        self,
-        staff_cookies: StaffCookies,
-        console: StaffConsole,
-        staff: StaffSession,
-        bill_group_id: str,
-        data: Form,
+        self, ui: Ui, console: Console, staff: Staff, bill_group_id: BillGroup, data: Form
     ) -> Redirect:
         done = await console.switch(staff, bill_group_id, data.get("enabled") == "true")
-        return self._redirect(staff_cookies, staff, _back(bill_group_id, done))
+        return ui.back(staff, bill_group_id, done)
 
     @post("/bill-groups/{bill_group_id:str}/rules", status_code=303)
     async def add_rule(
-        self,
-        request: R,
-        settings: Settings,
-        staff_cookies: StaffCookies,
-        console: StaffConsole,
-        staff: StaffSession,
-        bill_group_id: str,
-        data: Form,
+        self, ui: Ui, console: Console, staff: Staff, bill_group_id: BillGroup, data: Form
     ) -> Response[Any]:
         kind, value = str(data.get("kind", "")), str(data.get("value", ""))
         try:
             done = await console.add_rule(staff, bill_group_id, kind, value)
         except FormInvalidError as exc:
             view = await console.bill_group(staff, bill_group_id)
-            return self._render(
-                request,
-                settings,
-                staff_cookies,
-                "bill_group.html",
-                view,
-                exc.status,
-                staff=staff,
-                errors=exc.errors,
-                values={"kind": kind, "value": value},
+            values = {"kind": kind, "value": value}
+            return ui.render(
+                "bill_group.html", view, exc.status, staff, errors=exc.errors, values=values
             )
-        return self._redirect(staff_cookies, staff, _back(bill_group_id, done))
+        return ui.back(staff, bill_group_id, done)
 
     @post("/bill-groups/{bill_group_id:str}/rules/{rule_id:str}/remove", status_code=303)
     async def remove_rule(
         self,
-        staff_cookies: StaffCookies,
-        console: StaffConsole,
-        staff: StaffSession,
-        bill_group_id: str,
-        rule_id: str,
+        ui: Ui,
+        console: Console,
+        staff: Staff,
+        bill_group_id: BillGroup,
+        rule_id: FromPath[str],
     ) -> Redirect:
         done = await console.remove_rule(staff, bill_group_id, rule_id)
-        return self._redirect(staff_cookies, staff, _back(bill_group_id, done))
+        return ui.back(staff, bill_group_id, done)
 
     @get("/bill-groups/{bill_group_id:str}/rotate")
     async def rotate_confirm(
-        self,
-        request: R,
-        settings: Settings,
-        staff_cookies: StaffCookies,
-        console: StaffConsole,
-        staff: StaffSession,
-        bill_group_id: str,
+        self, ui: Ui, console: Console, staff: Staff, bill_group_id: BillGroup
     ) -> Template:
         await console.ensure_allowed(staff, bill_group_id)
-        view = RotatePage(bill_group_id)
-        return self._render(request, settings, staff_cookies, "rotate.html", view, staff=staff)
+        return ui.render("rotate.html", RotatePage(bill_group_id), staff=staff)
 
     @post("/bill-groups/{bill_group_id:str}/rotate", status_code=303)
     async def rotate(
-        self,
-        staff_cookies: StaffCookies,
-        console: StaffConsole,
-        staff: StaffSession,
-        bill_group_id: str,
+        self, ui: Ui, console: Console, staff: Staff, bill_group_id: BillGroup
     ) -> Redirect:
         done = await console.rotate_link(staff, bill_group_id)
-        return self._redirect(staff_cookies, staff, _back(bill_group_id, done))
+        return ui.back(staff, bill_group_id, done)
 
     @post("/bill-groups/{bill_group_id:str}/preview", status_code=303)
     async def preview(
-        self,
-        staff_cookies: StaffCookies,
-        console: StaffConsole,
-        staff: StaffSession,
-        bill_group_id: str,
+        self, ui: Ui, console: Console, staff: Staff, bill_group_id: BillGroup
     ) -> Redirect:
-        target = await console.preview_path(staff, bill_group_id)
-        return self._redirect(staff_cookies, staff, target)
+        return ui.redirect(staff, await console.preview_path(staff, bill_group_id))
 
     @post("/bill-groups/{bill_group_id:str}/sessions/{session_id:str}/revoke", status_code=303)
     async def revoke_session(
         self,
-        staff_cookies: StaffCookies,
-        console: StaffConsole,
-        staff: StaffSession,
-        bill_group_id: str,
-        session_id: str,
+        ui: Ui,
+        console: Console,
+        staff: Staff,
+        bill_group_id: BillGroup,
+        session_id: FromPath[str],
     ) -> Redirect:
         done = await console.revoke_session(staff, bill_group_id, session_id)
-        return self._redirect(staff_cookies, staff, _back(bill_group_id, done))
+        return ui.back(staff, bill_group_id, done)
 
     @post("/bill-groups/{bill_group_id:str}/sessions/revoke-all", status_code=303)
     async def revoke_all(
-        self,
-        staff_cookies: StaffCookies,
-        console: StaffConsole,
-        staff: StaffSession,
-        bill_group_id: str,
+        self, ui: Ui, console: Console, staff: Staff, bill_group_id: BillGroup
     ) -> Redirect:
         done = await console.revoke_session(staff, bill_group_id)
-        return self._redirect(staff_cookies, staff, _back(bill_group_id, done))
+        return ui.back(staff, bill_group_id, done)

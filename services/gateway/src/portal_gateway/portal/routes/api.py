@@ -7,8 +7,12 @@ browser form would send the hidden field. Errors: `{error, message, fields?}`.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Controller, get, post
+from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Response, Stream
 
 from portal_gateway.clients.models import Session
@@ -71,77 +75,116 @@ class PortalApi(Controller):
     tags = ["portal"]
 
     @get("/session", responses=READ_ERRORS)
-    async def whoami(self, session: Session) -> SessionOut:
+    async def whoami(self, session: NamedDependency[Session]) -> SessionOut:
         """The signed-in customer: tenant, bill group, email, read-only (preview) flag."""
         return SessionOut.of(session)
 
     @get("/overview", responses=READ_ERRORS)
-    async def overview(self, portal: PortalService, session: Session) -> Overview:
+    async def overview(
+        self, portal: NamedDependency[PortalService], session: NamedDependency[Session]
+    ) -> Overview:
         return await portal.overview(session)
 
     @get("/subscriptions", responses=READ_ERRORS)
-    async def subscriptions(self, portal: PortalService, session: Session) -> Subscriptions:
+    async def subscriptions(
+        self, portal: NamedDependency[PortalService], session: NamedDependency[Session]
+    ) -> Subscriptions:
         return Subscriptions(items=await portal.subscriptions(session))
 
     @get("/payment-methods", responses=READ_ERRORS)
-    async def payment_methods(self, portal: PortalService, session: Session) -> PaymentMethods:
+    async def payment_methods(
+        self, portal: NamedDependency[PortalService], session: NamedDependency[Session]
+    ) -> PaymentMethods:
         return PaymentMethods(items=await portal.payment_methods(session))
 
     @get("/invoices", responses=READ_ERRORS)
     async def invoices(
         self,
-        portal: PortalService,
-        session: Session,
-        status: str | None = None,
-        cursor: str | None = None,
-        limit: int = 20,
+        portal: NamedDependency[PortalService],
+        session: NamedDependency[Session],
+        status: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 20,
     ) -> InvoicePage:
         return await portal.invoices(session, status, cursor, limit)
 
     @get("/invoices/{invoice_id:str}", responses=READ_ERRORS)
-    async def invoice(self, portal: PortalService, session: Session, invoice_id: str) -> Invoice:
+    async def invoice(
+        self,
+        portal: NamedDependency[PortalService],
+        session: NamedDependency[Session],
+        invoice_id: FromPath[str],
+    ) -> Invoice:
         return await portal.invoice(session, invoice_id)
 
     @get("/invoices/{invoice_id:str}/pdf", media_type="application/pdf", responses=READ_ERRORS)
-    async def invoice_pdf(self, portal: PortalService, session: Session, invoice_id: str) -> Stream:
+    async def invoice_pdf(
+        self,
+        portal: NamedDependency[PortalService],
+        session: NamedDependency[Session],
+        invoice_id: FromPath[str],
+    ) -> Stream:
         return download(await portal.invoice_document(session, invoice_id))
 
     @get("/activity", responses=READ_ERRORS)
-    async def activity(self, portal: PortalService, session: Session) -> Activity:
+    async def activity(
+        self, portal: NamedDependency[PortalService], session: NamedDependency[Session]
+    ) -> Activity:
         return Activity(items=await portal.activity(session))
 
     @get("/changes/{change_id:str}", responses=READ_ERRORS)
-    async def change(self, portal: PortalService, session: Session, change_id: str) -> ActivityItem:
+    async def change(
+        self,
+        portal: NamedDependency[PortalService],
+        session: NamedDependency[Session],
+        change_id: FromPath[str],
+    ) -> ActivityItem:
         return await portal.change(session, change_id)
 
     @post("/billing-profile", status_code=202, responses=WRITE_ERRORS)
     async def change_billing_profile(
-        self, portal: PortalService, session: Session, data: BillingProfileIn
+        self,
+        portal: NamedDependency[PortalService],
+        session: NamedDependency[Session],
+        data: Annotated[BillingProfileIn, Body()],
     ) -> Response[ChangeAccepted]:
         return accepted(await portal.change_billing_profile(session, as_form(data)))
 
     @post("/contacts/{role:str}", status_code=202, responses=WRITE_ERRORS)
     async def change_contact(
-        self, portal: PortalService, session: Session, role: str, data: ContactIn
+        self,
+        portal: NamedDependency[PortalService],
+        session: NamedDependency[Session],
+        role: FromPath[str],
+        data: Annotated[ContactIn, Body()],
     ) -> Response[ChangeAccepted]:
         return accepted(await portal.change_contact(session, role, as_form(data)))
 
     @post("/default-payment-method", status_code=202, responses=WRITE_ERRORS)
     async def change_default_payment_method(
-        self, portal: PortalService, session: Session, data: DefaultPaymentMethodIn
+        self,
+        portal: NamedDependency[PortalService],
+        session: NamedDependency[Session],
+        data: Annotated[DefaultPaymentMethodIn, Body()],
     ) -> Response[ChangeAccepted]:
         method_id = data.payment_method_id
         return accepted(await portal.change_default_payment_method(session, method_id))
 
     @post("/payment-methods", status_code=202, responses=WRITE_ERRORS)
     async def add_payment_method(
-        self, portal: PortalService, session: Session, data: PaymentMethodIn
+        self,
+        portal: NamedDependency[PortalService],
+        session: NamedDependency[Session],
+        data: Annotated[PaymentMethodIn, Body()],
     ) -> Response[ChangeAccepted]:
         return accepted(await portal.add_payment_method(session, as_form(data)))
 
     @post("/signout", status_code=204)
     async def signout(
-        self, settings: Settings, signin: SigninService, session: Session
+        self,
+        settings: NamedDependency[Settings],
+        signin: NamedDependency[SigninService],
+        session: NamedDependency[Session],
     ) -> Response[None]:
         await signin.signout(session)
         response: Response[None] = Response(None, status_code=204)

@@ -1,18 +1,20 @@
 """The signed-in customer's pages (server-rendered; every page works without JavaScript).
 
 Thin edges: each reads the form or path, calls one use case of `PortalService`, and renders a
-view model. A refused form is shown again with its messages; every other typed error is
-mapped to a page in `portal_gateway.errors`.
+view model of `schemas`. A refused form is shown again with its messages; every other typed
+error is mapped to a page in `portal_gateway.errors`.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 
 from portal_contracts.urls import portal_path
@@ -45,6 +47,8 @@ if TYPE_CHECKING:
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 R = Request[Any, Any, Any]
+Portal = NamedDependency[PortalService]
+Customer = NamedDependency[Session]
 
 
 def after_change(submitted: Submitted) -> Redirect:
@@ -59,227 +63,195 @@ def download(document: Download) -> Stream:
     return Stream(document.chunks, media_type=document.content_type, headers=headers)
 
 
-class PortalPages(Controller):
-    path = "/portal"
-    include_in_schema = False
+@dataclass(frozen=True)
+class Pages:
+    """Renders one request's signed-in page: the seller's branding and the session banner."""
 
-    async def _page(
+    request: R
+    settings: Settings
+    portal: PortalService
+    session: Session
+
+    async def render(
         self,
-        request: R,
-        settings: Settings,
-        portal: PortalService,
-        session: Session,
         template: str,
         view: DataclassInstance | None = None,
         status_code: int = 200,
         **context: Any,
     ) -> Template:
         if "branding" not in context:
-            context["branding"] = await portal.branding(session)
-        return page(request, settings, template, status_code, view, session=session, **context)
-
-    @get("")
-    async def overview(
-        self, request: R, settings: Settings, portal: PortalService, session: Session
-    ) -> Template:
-        overview = await portal.overview(session)
-        view = OverviewPage(overview, overview.summary.default_payment_method)
-        return await self._page(
-            request, settings, portal, session, "overview.html", view, branding=overview.branding
+            context["branding"] = await self.portal.branding(self.session)
+        return page(
+            self.request,
+            self.settings,
+            template,
+            status_code,
+            view,
+            session=self.session,
+            **context,
         )
 
-    @get("/billing-details")
-    async def billing_details(
-        self, request: R, settings: Settings, portal: PortalService, session: Session
-    ) -> Template:
-        return await self._details(request, settings, portal, session)
-
-    async def _details(
+    async def details(
         self,
-        request: R,
-        settings: Settings,
-        portal: PortalService,
-        session: Session,
         status_code: int = 200,
         errors: dict[str, str] | None = None,
         values: dict[str, str] | None = None,
     ) -> Template:
+        """The billing details page, with the saved profile unless a form is shown again."""
         overview, methods = await asyncio.gather(
-            portal.overview(session), portal.payment_methods(session)
+            self.portal.overview(self.session), self.portal.payment_methods(self.session)
         )
         if values is None:
             profile = overview.bill_group.billing_profile.model_dump(exclude_none=True)
             values = {k: str(v) for k, v in profile.items()}
         view = BillingDetailsPage(overview, methods)
-        return await self._page(
-            request,
-            settings,
-            portal,
-            session,
-            "billing_details.html",
-            view,
-            status_code,
-            errors=errors or {},
-            values=values,
+        return await self.render(
+            "billing_details.html", view, status_code, errors=errors or {}, values=values
         )
+
+
+def provide_pages(
+    request: R,
+    settings: NamedDependency[Settings],
+    portal: Portal,
+    session: Customer,
+) -> Pages:
+    return Pages(request, settings, portal, session)
+
+
+class PortalPages(Controller):
+    path = "/portal"
+    include_in_schema = False
+    dependencies = {"pages": Provide(provide_pages, sync_to_thread=False)}
+
+    @get("")
+    async def overview(
+        self, pages: NamedDependency[Pages], portal: Portal, session: Customer
+    ) -> Template:
+        overview = await portal.overview(session)
+        view = OverviewPage(overview, overview.summary.default_payment_method)
+        return await pages.render("overview.html", view, branding=overview.branding)
+
+    @get("/billing-details")
+    async def billing_details(self, pages: NamedDependency[Pages]) -> Template:
+        return await pages.details()
 
     @post("/billing-details", response_model=None)
     async def save_billing_details(
-        self, request: R, settings: Settings, portal: PortalService, session: Session, data: Form
+        self, pages: NamedDependency[Pages], portal: Portal, session: Customer, data: Form
     ) -> Template | Redirect:
         try:
-            submitted = await portal.change_billing_profile(session, data)
+            return after_change(await portal.change_billing_profile(session, data))
         except FormInvalidError as exc:
-            return await self._details(
-                request, settings, portal, session, 400, exc.errors, dict(data)
-            )
-        return after_change(submitted)
+            return await pages.details(400, exc.errors, dict(data))
 
     @post("/default-payment-method", response_model=None)
     async def save_default_method(
-        self, request: R, settings: Settings, portal: PortalService, session: Session, data: Form
+        self, pages: NamedDependency[Pages], portal: Portal, session: Customer, data: Form
     ) -> Template | Redirect:
         method_id = str(data.get("payment_method_id", ""))
         try:
-            submitted = await portal.change_default_payment_method(session, method_id)
+            return after_change(await portal.change_default_payment_method(session, method_id))
         except FormInvalidError as exc:
-            return await self._details(request, settings, portal, session, 400, exc.errors)
-        return after_change(submitted)
+            return await pages.details(400, exc.errors)
 
     @get("/subscriptions")
     async def subscriptions(
-        self, request: R, settings: Settings, portal: PortalService, session: Session
+        self, pages: NamedDependency[Pages], portal: Portal, session: Customer
     ) -> Template:
         view = SubscriptionsPage(await portal.subscriptions(session))
-        return await self._page(request, settings, portal, session, "subscriptions.html", view)
+        return await pages.render("subscriptions.html", view)
 
     @get("/contacts")
     async def contacts(
-        self, request: R, settings: Settings, portal: PortalService, session: Session
+        self, pages: NamedDependency[Pages], portal: Portal, session: Customer
     ) -> Template:
         view = ContactsPage.of(await portal.overview(session))
-        return await self._page(request, settings, portal, session, "contacts.html", view)
+        return await pages.render("contacts.html", view)
 
     @get("/contacts/{role:str}/edit")
     async def edit_contact(
-        self, request: R, settings: Settings, portal: PortalService, session: Session, role: str
+        self, pages: NamedDependency[Pages], portal: Portal, session: Customer, role: FromPath[str]
     ) -> Template:
         if role not in CONTACT_ROLES:
             raise NotFoundError("We could not find that.")
         contacts = ContactsPage.of(await portal.overview(session)).contacts
         values = contact_values(contacts[role])
-        view = ContactEditPage(role)
-        return await self._page(
-            request, settings, portal, session, "contact_edit.html", view, values=values
-        )
+        return await pages.render("contact_edit.html", ContactEditPage(role), values=values)
 
     @post("/contacts/{role:str}", response_model=None)
     async def save_contact(
         self,
-        request: R,
-        settings: Settings,
-        portal: PortalService,
-        session: Session,
-        role: str,
+        pages: NamedDependency[Pages],
+        portal: Portal,
+        session: Customer,
+        role: FromPath[str],
         data: Form,
     ) -> Template | Redirect:
         if role not in CONTACT_ROLES:
             raise NotFoundError("We could not find that.")
         try:
-            submitted = await portal.change_contact(session, role, data)
+            return after_change(await portal.change_contact(session, role, data))
         except FormInvalidError as exc:
-            view = ContactEditPage(role)
-            return await self._page(
-                request,
-                settings,
-                portal,
-                session,
+            return await pages.render(
                 "contact_edit.html",
-                view,
+                ContactEditPage(role),
                 400,
                 values=dict(data),
                 errors=exc.errors,
             )
-        return after_change(submitted)
 
     @get("/payment-methods")
     async def payment_methods(
-        self, request: R, settings: Settings, portal: PortalService, session: Session
+        self, pages: NamedDependency[Pages], portal: Portal, session: Customer
     ) -> Template:
         view = PaymentMethodsPage(await portal.payment_methods(session))
-        return await self._page(request, settings, portal, session, "payment_methods.html", view)
+        return await pages.render("payment_methods.html", view)
 
     @get("/payment-methods/new")
     async def new_payment_method(
-        self,
-        request: R,
-        settings: Settings,
-        portal: PortalService,
-        session: Session,
-        type: str = "card",
+        self, pages: NamedDependency[Pages], type: FromQuery[str] = "card"
     ) -> Template:
         view = NewPaymentMethodPage.of(type)
-        return await self._page(
-            request, settings, portal, session, "payment_method_new.html", view, values={}
-        )
+        return await pages.render("payment_method_new.html", view, values={})
 
     @post("/payment-methods", response_model=None)
     async def add_payment_method(
-        self, request: R, settings: Settings, portal: PortalService, session: Session, data: Form
+        self, pages: NamedDependency[Pages], portal: Portal, session: Customer, data: Form
     ) -> Template | Redirect:
         try:
-            submitted = await portal.add_payment_method(session, data)
+            return after_change(await portal.add_payment_method(session, data))
         except FormInvalidError as exc:
             # Never echo card or account numbers back into the page.
             safe = {k: v for k, v in data.items() if k in ECHOED_PAYMENT_FIELDS}
             view = NewPaymentMethodPage.of(data.get("type"))
-            return await self._page(
-                request,
-                settings,
-                portal,
-                session,
-                "payment_method_new.html",
-                view,
-                400,
-                values=safe,
-                errors=exc.errors,
+            return await pages.render(
+                "payment_method_new.html", view, 400, values=safe, errors=exc.errors
             )
-        return after_change(submitted)
 
     @post("/payment-methods/{payment_method_id:str}/default", response_model=None)
     async def make_default(
         self,
-        request: R,
-        settings: Settings,
-        portal: PortalService,
-        session: Session,
-        payment_method_id: str,
+        pages: NamedDependency[Pages],
+        portal: Portal,
+        session: Customer,
+        payment_method_id: FromPath[str],
     ) -> Template | Redirect:
         try:
             submitted = await portal.change_default_payment_method(session, payment_method_id)
         except FormInvalidError as exc:
             view = PaymentMethodsPage(await portal.payment_methods(session))
-            return await self._page(
-                request,
-                settings,
-                portal,
-                session,
-                "payment_methods.html",
-                view,
-                400,
-                errors=exc.errors,
-            )
+            return await pages.render("payment_methods.html", view, 400, errors=exc.errors)
         return after_change(submitted)
 
     @get("/invoices")
     async def invoices(
         self,
-        request: R,
-        settings: Settings,
-        portal: PortalService,
-        session: Session,
-        status: str | None = None,
-        cursor: str | None = None,
+        pages: NamedDependency[Pages],
+        portal: Portal,
+        session: Customer,
+        status: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
     ) -> Template:
         result = await portal.invoices(session, status, cursor)
         view = InvoicesPage(
@@ -288,37 +260,40 @@ class PortalPages(Controller):
             status=status if status in INVOICE_STATUSES else "",
             statuses=INVOICE_STATUSES,
         )
-        return await self._page(request, settings, portal, session, "invoices.html", view)
+        return await pages.render("invoices.html", view)
 
     @get("/invoices/{invoice_id:str}/pdf")
-    async def invoice_pdf(self, portal: PortalService, session: Session, invoice_id: str) -> Stream:
+    async def invoice_pdf(
+        self, portal: Portal, session: Customer, invoice_id: FromPath[str]
+    ) -> Stream:
         return download(await portal.invoice_document(session, invoice_id))
 
     @get("/activity")
     async def activity(
-        self, request: R, settings: Settings, portal: PortalService, session: Session
+        self, pages: NamedDependency[Pages], portal: Portal, session: Customer
     ) -> Template:
         items = [ActivityEntry.of(item) for item in await portal.activity(session)]
-        return await self._page(
-            request, settings, portal, session, "activity.html", ActivityPage(items)
-        )
+        return await pages.render("activity.html", ActivityPage(items))
 
     @get("/changes/{change_id:str}")
     async def change(
         self,
-        request: R,
-        settings: Settings,
-        portal: PortalService,
-        session: Session,
-        change_id: str,
+        pages: NamedDependency[Pages],
+        portal: Portal,
+        session: Customer,
+        change_id: FromPath[str],
     ) -> Template:
         # Published, but billing-view may not have caught up yet: then it shows as pending.
         view = ChangePage(change_id, await portal.change_if_visible(session, change_id))
-        return await self._page(request, settings, portal, session, "change.html", view)
+        return await pages.render("change.html", view)
 
     @post("/signout")
     async def signout(
-        self, request: R, settings: Settings, signin: SigninService, session: Session
+        self,
+        request: R,
+        settings: NamedDependency[Settings],
+        signin: NamedDependency[SigninService],
+        session: Customer,
     ) -> Redirect:
         await signin.signout(session)
         portal_key = portal_key_cookie(request.cookies)
