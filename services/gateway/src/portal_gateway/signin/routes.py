@@ -30,22 +30,23 @@ from portal_kit.errors import GoneError, RateLimitedError
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 R = Request[Any, Any, Any]
+Config = NamedDependency[Settings]
+Signin = NamedDependency[SigninService]
+Segment = FromPath[str]
 
 
-def _unknown(request: R, settings: NamedDependency[Settings]) -> Template:
+def _unknown(request: R, settings: Settings) -> Template:
     return page(request, settings, "portal_unknown.html", 404)
 
 
-def _expired(
-    request: R, settings: NamedDependency[Settings], portal_key: FromPath[str], status: int
-) -> Template:
+def _expired(request: R, settings: Settings, portal_key: str, status: int) -> Template:
     return page(request, settings, "link_expired.html", status, LinkExpiredPage(portal_key))
 
 
 def _signed_in(
-    settings: NamedDependency[Settings],
-    session: NamedDependency[Session],
-    portal_key: FromPath[str],
+    settings: Settings,
+    session: Session,
+    portal_key: str,
 ) -> Redirect:
     response = Redirect("/portal", status_code=303)
     response.cookies.extend(session_cookies(session, portal_key, settings.cookie_secure))
@@ -60,9 +61,9 @@ class SigninController(Controller):
     async def signin_form(
         self,
         request: R,
-        settings: NamedDependency[Settings],
-        signin: NamedDependency[SigninService],
-        portal_key: FromPath[str],
+        settings: Config,
+        signin: Signin,
+        portal_key: Segment,
         reason: FromQuery[str | None] = None,
     ) -> Template:
         try:
@@ -86,9 +87,9 @@ class SigninController(Controller):
     async def request_link(
         self,
         request: R,
-        settings: NamedDependency[Settings],
-        signin: NamedDependency[SigninService],
-        portal_key: FromPath[str],
+        settings: Config,
+        signin: Signin,
+        portal_key: Segment,
         data: Form,
     ) -> Template:
         email = domain.normalise_email(str(data.get("email", "")))
@@ -117,9 +118,9 @@ class SigninController(Controller):
     async def verify_code(
         self,
         request: R,
-        settings: NamedDependency[Settings],
-        signin: NamedDependency[SigninService],
-        portal_key: FromPath[str],
+        settings: Config,
+        signin: Signin,
+        portal_key: Segment,
         data: Form,
     ) -> Template | Redirect:
         pending_id = str(data.get("pending_id", ""))[:200]
@@ -145,10 +146,10 @@ class SigninController(Controller):
     async def verify_page(
         self,
         request: R,
-        settings: NamedDependency[Settings],
-        signin: NamedDependency[SigninService],
-        portal_key: FromPath[str],
-        token: FromPath[str],
+        settings: Config,
+        signin: Signin,
+        portal_key: Segment,
+        token: Segment,
     ) -> Template:
         return await self._confirm_page(request, settings, signin, portal_key, preview=False)
 
@@ -156,10 +157,10 @@ class SigninController(Controller):
     async def verify_link(
         self,
         request: R,
-        settings: NamedDependency[Settings],
-        signin: NamedDependency[SigninService],
-        portal_key: FromPath[str],
-        token: FromPath[str],
+        settings: Config,
+        signin: Signin,
+        portal_key: Segment,
+        token: Segment,
     ) -> Template | Redirect:
         try:
             session = await signin.verify_link(token)
@@ -171,10 +172,10 @@ class SigninController(Controller):
     async def preview_page(
         self,
         request: R,
-        settings: NamedDependency[Settings],
-        signin: NamedDependency[SigninService],
-        portal_key: FromPath[str],
-        token: FromPath[str],
+        settings: Config,
+        signin: Signin,
+        portal_key: Segment,
+        token: Segment,
     ) -> Template:
         return await self._confirm_page(request, settings, signin, portal_key, preview=True)
 
@@ -182,10 +183,10 @@ class SigninController(Controller):
     async def redeem_preview(
         self,
         request: R,
-        settings: NamedDependency[Settings],
-        signin: NamedDependency[SigninService],
-        portal_key: FromPath[str],
-        token: FromPath[str],
+        settings: Config,
+        signin: Signin,
+        portal_key: Segment,
+        token: Segment,
     ) -> Template | Redirect:
         try:
             session = await signin.redeem_preview(token)
@@ -196,9 +197,9 @@ class SigninController(Controller):
     async def _confirm_page(
         self,
         request: R,
-        settings: NamedDependency[Settings],
-        signin: NamedDependency[SigninService],
-        portal_key: FromPath[str],
+        settings: Settings,
+        signin: SigninService,
+        portal_key: str,
         *,
         preview: bool,
     ) -> Template:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from portal_contracts.urls import portal_path
 from portal_gateway.clients.models import PortalInfo
 from portal_gateway.portal.models import Branding
 
@@ -17,8 +18,18 @@ class PortalEntry:
 
 
 @dataclass(frozen=True)
-class SigninPage:
+class PortalLink:
+    """A page of one portal link: `link` is its path (`portal_contracts.urls`)."""
+
     portal_key: str
+    link: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "link", portal_path(self.portal_key))
+
+
+@dataclass(frozen=True)
+class SigninPage(PortalLink):
     notice: str | None = None
 
 
@@ -28,9 +39,8 @@ class UnavailablePage:
 
 
 @dataclass(frozen=True)
-class CheckEmailPage:
-    portal_key: str
-    pending_id: str
+class CheckEmailPage(PortalLink):
+    pending_id: str = ""
     email: str | None = None
     usable: bool = True
 
@@ -42,5 +52,5 @@ class VerifyPage:
 
 
 @dataclass(frozen=True)
-class LinkExpiredPage:
-    portal_key: str
+class LinkExpiredPage(PortalLink):
+    pass

@@ -42,6 +42,8 @@ from portal_gateway.signin.service import SigninService
 from portal_kit.errors import ErrorBody
 
 API_PATH = "/api/portal/v1"
+Portal = NamedDependency[PortalService]
+Customer = NamedDependency[Session]
 
 
 def _error(description: str) -> ResponseSpec:
@@ -75,33 +77,27 @@ class PortalApi(Controller):
     tags = ["portal"]
 
     @get("/session", responses=READ_ERRORS)
-    async def whoami(self, session: NamedDependency[Session]) -> SessionOut:
+    async def whoami(self, session: Customer) -> SessionOut:
         """The signed-in customer: tenant, bill group, email, read-only (preview) flag."""
         return SessionOut.of(session)
 
     @get("/overview", responses=READ_ERRORS)
-    async def overview(
-        self, portal: NamedDependency[PortalService], session: NamedDependency[Session]
-    ) -> Overview:
+    async def overview(self, portal: Portal, session: Customer) -> Overview:
         return await portal.overview(session)
 
     @get("/subscriptions", responses=READ_ERRORS)
-    async def subscriptions(
-        self, portal: NamedDependency[PortalService], session: NamedDependency[Session]
-    ) -> Subscriptions:
+    async def subscriptions(self, portal: Portal, session: Customer) -> Subscriptions:
         return Subscriptions(items=await portal.subscriptions(session))
 
     @get("/payment-methods", responses=READ_ERRORS)
-    async def payment_methods(
-        self, portal: NamedDependency[PortalService], session: NamedDependency[Session]
-    ) -> PaymentMethods:
+    async def payment_methods(self, portal: Portal, session: Customer) -> PaymentMethods:
         return PaymentMethods(items=await portal.payment_methods(session))
 
     @get("/invoices", responses=READ_ERRORS)
     async def invoices(
         self,
-        portal: NamedDependency[PortalService],
-        session: NamedDependency[Session],
+        portal: Portal,
+        session: Customer,
         status: FromQuery[str | None] = None,
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = 20,
@@ -111,8 +107,8 @@ class PortalApi(Controller):
     @get("/invoices/{invoice_id:str}", responses=READ_ERRORS)
     async def invoice(
         self,
-        portal: NamedDependency[PortalService],
-        session: NamedDependency[Session],
+        portal: Portal,
+        session: Customer,
         invoice_id: FromPath[str],
     ) -> Invoice:
         return await portal.invoice(session, invoice_id)
@@ -120,23 +116,21 @@ class PortalApi(Controller):
     @get("/invoices/{invoice_id:str}/pdf", media_type="application/pdf", responses=READ_ERRORS)
     async def invoice_pdf(
         self,
-        portal: NamedDependency[PortalService],
-        session: NamedDependency[Session],
+        portal: Portal,
+        session: Customer,
         invoice_id: FromPath[str],
     ) -> Stream:
         return download(await portal.invoice_document(session, invoice_id))
 
     @get("/activity", responses=READ_ERRORS)
-    async def activity(
-        self, portal: NamedDependency[PortalService], session: NamedDependency[Session]
-    ) -> Activity:
+    async def activity(self, portal: Portal, session: Customer) -> Activity:
         return Activity(items=await portal.activity(session))
 
     @get("/changes/{change_id:str}", responses=READ_ERRORS)
     async def change(
         self,
-        portal: NamedDependency[PortalService],
-        session: NamedDependency[Session],
+        portal: Portal,
+        session: Customer,
         change_id: FromPath[str],
     ) -> ActivityItem:
         return await portal.change(session, change_id)
@@ -144,8 +138,8 @@ class PortalApi(Controller):
     @post("/billing-profile", status_code=202, responses=WRITE_ERRORS)
     async def change_billing_profile(
         self,
-        portal: NamedDependency[PortalService],
-        session: NamedDependency[Session],
+        portal: Portal,
+        session: Customer,
         data: Annotated[BillingProfileIn, Body()],
     ) -> Response[ChangeAccepted]:
         return accepted(await portal.change_billing_profile(session, as_form(data)))
@@ -153,8 +147,8 @@ class PortalApi(Controller):
     @post("/contacts/{role:str}", status_code=202, responses=WRITE_ERRORS)
     async def change_contact(
         self,
-        portal: NamedDependency[PortalService],
-        session: NamedDependency[Session],
+        portal: Portal,
+        session: Customer,
         role: FromPath[str],
         data: Annotated[ContactIn, Body()],
     ) -> Response[ChangeAccepted]:
@@ -163,8 +157,8 @@ class PortalApi(Controller):
     @post("/default-payment-method", status_code=202, responses=WRITE_ERRORS)
     async def change_default_payment_method(
         self,
-        portal: NamedDependency[PortalService],
-        session: NamedDependency[Session],
+        portal: Portal,
+        session: Customer,
         data: Annotated[DefaultPaymentMethodIn, Body()],
     ) -> Response[ChangeAccepted]:
         method_id = data.payment_method_id
@@ -173,8 +167,8 @@ class PortalApi(Controller):
     @post("/payment-methods", status_code=202, responses=WRITE_ERRORS)
     async def add_payment_method(
         self,
-        portal: NamedDependency[PortalService],
-        session: NamedDependency[Session],
+        portal: Portal,
+        session: Customer,
         data: Annotated[PaymentMethodIn, Body()],
     ) -> Response[ChangeAccepted]:
         return accepted(await portal.add_payment_method(session, as_form(data)))
@@ -184,7 +178,7 @@ class PortalApi(Controller):
         self,
         settings: NamedDependency[Settings],
         signin: NamedDependency[SigninService],
-        session: NamedDependency[Session],
+        session: Customer,
     ) -> Response[None]:
         await signin.signout(session)
         response: Response[None] = Response(None, status_code=204)

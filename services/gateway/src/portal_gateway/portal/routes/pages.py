@@ -119,26 +119,27 @@ def provide_pages(
     return Pages(request, settings, portal, session)
 
 
+Page = NamedDependency[Pages]
+
+
 class PortalPages(Controller):
     path = "/portal"
     include_in_schema = False
     dependencies = {"pages": Provide(provide_pages, sync_to_thread=False)}
 
     @get("")
-    async def overview(
-        self, pages: NamedDependency[Pages], portal: Portal, session: Customer
-    ) -> Template:
+    async def overview(self, pages: Page, portal: Portal, session: Customer) -> Template:
         overview = await portal.overview(session)
         view = OverviewPage(overview, overview.summary.default_payment_method)
         return await pages.render("overview.html", view, branding=overview.branding)
 
     @get("/billing-details")
-    async def billing_details(self, pages: NamedDependency[Pages]) -> Template:
+    async def billing_details(self, pages: Page) -> Template:
         return await pages.details()
 
     @post("/billing-details", response_model=None)
     async def save_billing_details(
-        self, pages: NamedDependency[Pages], portal: Portal, session: Customer, data: Form
+        self, pages: Page, portal: Portal, session: Customer, data: Form
     ) -> Template | Redirect:
         try:
             return after_change(await portal.change_billing_profile(session, data))
@@ -147,7 +148,7 @@ class PortalPages(Controller):
 
     @post("/default-payment-method", response_model=None)
     async def save_default_method(
-        self, pages: NamedDependency[Pages], portal: Portal, session: Customer, data: Form
+        self, pages: Page, portal: Portal, session: Customer, data: Form
     ) -> Template | Redirect:
         method_id = str(data.get("payment_method_id", ""))
         try:
@@ -156,22 +157,18 @@ class PortalPages(Controller):
             return await pages.details(400, exc.errors)
 
     @get("/subscriptions")
-    async def subscriptions(
-        self, pages: NamedDependency[Pages], portal: Portal, session: Customer
-    ) -> Template:
+    async def subscriptions(self, pages: Page, portal: Portal, session: Customer) -> Template:
         view = SubscriptionsPage(await portal.subscriptions(session))
         return await pages.render("subscriptions.html", view)
 
     @get("/contacts")
-    async def contacts(
-        self, pages: NamedDependency[Pages], portal: Portal, session: Customer
-    ) -> Template:
+    async def contacts(self, pages: Page, portal: Portal, session: Customer) -> Template:
         view = ContactsPage.of(await portal.overview(session))
         return await pages.render("contacts.html", view)
 
     @get("/contacts/{role:str}/edit")
     async def edit_contact(
-        self, pages: NamedDependency[Pages], portal: Portal, session: Customer, role: FromPath[str]
+        self, pages: Page, portal: Portal, session: Customer, role: FromPath[str]
     ) -> Template:
         if role not in CONTACT_ROLES:
             raise NotFoundError("We could not find that.")
@@ -182,7 +179,7 @@ class PortalPages(Controller):
     @post("/contacts/{role:str}", response_model=None)
     async def save_contact(
         self,
-        pages: NamedDependency[Pages],
+        pages: Page,
         portal: Portal,
         session: Customer,
         role: FromPath[str],
@@ -202,22 +199,18 @@ class PortalPages(Controller):
             )
 
     @get("/payment-methods")
-    async def payment_methods(
-        self, pages: NamedDependency[Pages], portal: Portal, session: Customer
-    ) -> Template:
+    async def payment_methods(self, pages: Page, portal: Portal, session: Customer) -> Template:
         view = PaymentMethodsPage(await portal.payment_methods(session))
         return await pages.render("payment_methods.html", view)
 
     @get("/payment-methods/new")
-    async def new_payment_method(
-        self, pages: NamedDependency[Pages], type: FromQuery[str] = "card"
-    ) -> Template:
+    async def new_payment_method(self, pages: Page, type: FromQuery[str] = "card") -> Template:
         view = NewPaymentMethodPage.of(type)
         return await pages.render("payment_method_new.html", view, values={})
 
     @post("/payment-methods", response_model=None)
     async def add_payment_method(
-        self, pages: NamedDependency[Pages], portal: Portal, session: Customer, data: Form
+        self, pages: Page, portal: Portal, session: Customer, data: Form
     ) -> Template | Redirect:
         try:
             return after_change(await portal.add_payment_method(session, data))
@@ -232,7 +225,7 @@ class PortalPages(Controller):
     @post("/payment-methods/{payment_method_id:str}/default", response_model=None)
     async def make_default(
         self,
-        pages: NamedDependency[Pages],
+        pages: Page,
         portal: Portal,
         session: Customer,
         payment_method_id: FromPath[str],
@@ -247,7 +240,7 @@ class PortalPages(Controller):
     @get("/invoices")
     async def invoices(
         self,
-        pages: NamedDependency[Pages],
+        pages: Page,
         portal: Portal,
         session: Customer,
         status: FromQuery[str | None] = None,
@@ -269,16 +262,14 @@ class PortalPages(Controller):
         return download(await portal.invoice_document(session, invoice_id))
 
     @get("/activity")
-    async def activity(
-        self, pages: NamedDependency[Pages], portal: Portal, session: Customer
-    ) -> Template:
+    async def activity(self, pages: Page, portal: Portal, session: Customer) -> Template:
         items = [ActivityEntry.of(item) for item in await portal.activity(session)]
         return await pages.render("activity.html", ActivityPage(items))
 
     @get("/changes/{change_id:str}")
     async def change(
         self,
-        pages: NamedDependency[Pages],
+        pages: Page,
         portal: Portal,
         session: Customer,
         change_id: FromPath[str],
