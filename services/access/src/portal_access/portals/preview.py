@@ -12,14 +12,30 @@ from portal_access.api_keys.models import Principal
 from portal_access.audit.models import AuditEntry
 from portal_access.errors import ExpiredOrUsedError, not_found
 from portal_access.portals.domain import PREVIEW_LIFETIME, PortalUrls
+from portal_access.portals.models import Portal
 from portal_access.portals.schemas import PreviewReply
 from portal_access.sessions.models import StartedSession
 from portal_access.signin.models import Challenge, ChallengeKind
-from portal_access.signin.service import PortalReader, SessionOpener
 from portal_access.wire import iso
 
 Clock = Callable[[], datetime]
 PREVIEW_EMAIL_PREFIX = "preview:"
+
+
+class PortalLookup(Protocol):
+    async def get(self, tenant_id: str, bill_group_id: str) -> Portal | None: ...
+
+
+class SessionOpener(Protocol):
+    async def open(
+        self,
+        *,
+        tenant_id: str,
+        bill_group_id: str,
+        email: str,
+        rule_id: str | None,
+        read_only: bool,
+    ) -> StartedSession: ...
 
 
 class PreviewGrants(Protocol):
@@ -35,7 +51,7 @@ class AuditRecorder(Protocol):
 class PreviewService:
     def __init__(
         self,
-        portals: PortalReader,
+        portals: PortalLookup,
         grants: PreviewGrants,
         sessions: SessionOpener,
         audit: AuditRecorder,
