@@ -33,6 +33,7 @@ lint: sync
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) lint-imports
+	$(RUN) python tools/check_script_imports.py
 
 typecheck: sync
 	$(RUN) mypy $(PACKAGES) tests
