@@ -1,4 +1,4 @@
-"""The foundation's acceptance: real Kafka, FerretDB and moto, talked to over sockets."""
+"""The foundation's acceptance: real Kafka, MongoDB (mongo-java-server) and moto, over sockets."""
 
 import asyncio
 import email
@@ -25,7 +25,7 @@ from portal_localstack.testing import Isolation, StackHandle
 pytestmark = pytest.mark.integration
 
 
-async def test_contract_event_through_kafka_into_ferretdb(
+async def test_contract_event_through_kafka_into_mongodb(
     stack: StackHandle,
     isolation: Isolation,
     topics: list[str],

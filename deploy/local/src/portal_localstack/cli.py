@@ -45,8 +45,8 @@ def _up(fresh: bool) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="portal-localstack")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("install", help="fetch the Kafka jars and build FerretDB into .cache/")
-    up = sub.add_parser("up", help="run Kafka, FerretDB and moto until Ctrl-C")
+    sub.add_parser("install", help="fetch the Kafka and mongo-java-server jars into .cache/")
+    up = sub.add_parser("up", help="run Kafka, MongoDB (mongo-java-server) and moto until Ctrl-C")
     up.add_argument("--fresh", action="store_true", help="start from empty data directories")
     doc = sub.add_parser("config-doc", help="print (or --write) the README's config reference")
     doc.add_argument("--write", action="store_true")

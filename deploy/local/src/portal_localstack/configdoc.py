@@ -49,7 +49,7 @@ SHARED_MEANINGS = {
     "kafka_bootstrap": "Kafka bootstrap servers (`host:port,…`).",
     "kafka_sasl_username": "SCRAM-SHA-512 user of this service's KafkaUser (SASL_SSL only).",
     "kafka_sasl_password": "Its password, from the Secret Strimzi generates (SASL_SSL only).",
-    "mongodb_uri": "MongoDB connection string (FerretDB locally).",
+    "mongodb_uri": "MongoDB connection string (mongo-java-server locally).",
     "mongodb_database": "This service's own database; no other service reads it.",
     "log_level": "Level of the JSON logs on stdout (`DEBUG`, `INFO`, `WARNING`, …).",
     "http_host": "Interface the HTTP server binds (`0.0.0.0` in containers).",

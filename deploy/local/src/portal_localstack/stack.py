@@ -1,4 +1,5 @@
-"""The local stack: Kafka, FerretDB and moto started together and checked before "ready"."""
+"""The local stack: Kafka, MongoDB (mongo-java-server) and moto, started together and checked
+before "ready"."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from portal_localstack.ferretdb import FerretDBServer, ensure_binary
 from portal_localstack.kafka import KafkaServer, create_topics, ensure_jars
+from portal_localstack.mongoserver import MongoJavaServer, ensure_server
 from portal_localstack.moto import MotoServer
 from portal_localstack.paths import cache_dir
 from portal_localstack.ports import free_port
@@ -59,26 +60,30 @@ def install() -> None:
     """Fetch and build everything the stack runs; a no-op when the caches are warm."""
     with ThreadPoolExecutor(2) as pool:
         jars = pool.submit(ensure_jars)
-        binary = pool.submit(ensure_binary)
+        mongo = pool.submit(ensure_server)
         jars.result()
-        binary.result()
+        mongo.result()
 
 
 class LocalStack:
-    def __init__(self, name: str, ports: Ports, *, fresh: bool = False) -> None:
+    def __init__(
+        self, name: str, ports: Ports, *, fresh: bool = False, persistent_mongodb: bool = True
+    ) -> None:
         self.base = cache_dir() / "stack" / name
         if fresh:
             shutil.rmtree(self.base, ignore_errors=True)
         self.base.mkdir(parents=True, exist_ok=True)
         self.ports = ports
         self.kafka = KafkaServer(ports.kafka, ports.kafka_controller, self.base / "kafka")
-        self.ferretdb = FerretDBServer(ports.mongodb, self.base / "ferretdb")
+        self.mongodb = MongoJavaServer(
+            ports.mongodb, self.base / "mongodb", persistent=persistent_mongodb
+        )
         self.moto = MotoServer(ports.moto, self.base / "moto")
         self.ready_seconds: float | None = None
 
     @property
     def endpoints(self) -> Endpoints:
-        return Endpoints(self.kafka.bootstrap, self.ferretdb.uri, self.moto.endpoint)
+        return Endpoints(self.kafka.bootstrap, self.mongodb.uri, self.moto.endpoint)
 
     def start(self) -> Endpoints:
         started = time.monotonic()
@@ -86,12 +91,12 @@ class LocalStack:
         try:
             self.kafka.prepare()
             self.kafka.start()
-            self.ferretdb.start()
+            self.mongodb.start()
             self.moto.start()
             with ThreadPoolExecutor(3) as pool:
                 for future in [
                     pool.submit(self.kafka.wait_ready),
-                    pool.submit(self.ferretdb.wait_ready),
+                    pool.submit(self.mongodb.wait_ready),
                     pool.submit(self.moto.wait_ready),
                 ]:
                     future.result()
@@ -106,13 +111,21 @@ class LocalStack:
         return self.endpoints
 
     def check_alive(self) -> None:
-        for server in (self.kafka, self.ferretdb, self.moto):
+        for server in (self.kafka, self.mongodb, self.moto):
             if server.process is not None:
                 server.process.check_alive()
 
     def stop(self) -> None:
-        for server in (self.moto, self.ferretdb, self.kafka):
+        for server in (self.moto, self.mongodb, self.kafka):
             server.stop()
+
+    def stop_mongodb(self) -> None:
+        """A MongoDB outage for fault tests; with the in-memory backend the data goes too."""
+        self.mongodb.stop()
+
+    def start_mongodb(self) -> None:
+        self.mongodb.start()
+        self.mongodb.wait_ready()
 
     def restart_kafka(self, *, crash: bool = False) -> None:
         """Stop (or SIGKILL) the broker and start it again on the same data and ports."""
