@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import pytest
+from faststream.kafka import KafkaBroker
 from pymongo.errors import AutoReconnect
 
 from portal_kit.consumer import Backoff, ConsumerPolicy, Outcome
-from portal_kit.deadletter import SourceRecord
+from portal_kit.deadletter import KafkaDeadLetter, SourceRecord
 
 RECORD = SourceRecord(topic="t", partition=0, offset=7, key=b"k", value=b"{}")
 
@@ -137,3 +139,33 @@ async def test_a_failing_batch_falls_back_to_records_and_parks_only_the_culprit(
 def test_at_least_one_attempt() -> None:
     with pytest.raises(ValueError, match="max_attempts"):
         policy(Fakes(), max_attempts=0)
+
+
+class RecordingBroker:
+    def __init__(self) -> None:
+        self.published: list[tuple[bytes, str, bytes | None, dict[str, str]]] = []
+
+    async def publish(
+        self, message: bytes, topic: str, *, key: bytes | None, headers: dict[str, str]
+    ) -> None:
+        self.published.append((message, topic, key, headers))
+
+
+async def test_a_dead_letter_keeps_the_record_and_its_headers_and_says_why() -> None:
+    broker = RecordingBroker()
+    record = SourceRecord(
+        topic="billing.invoices",
+        partition=3,
+        offset=41,
+        key=b"bg_1",
+        value=b'{"broken": ',
+        headers=(("traceparent", b"00-abc-def-01"), ("content-type", b"application/json")),
+    )
+    publish = KafkaDeadLetter(cast("KafkaBroker", broker), topic="dlq.g", group="g")
+    await publish(record, ValueError("not JSON"), attempts=1)
+    ((value, topic, key, headers),) = broker.published
+    assert (value, topic, key) == (b'{"broken": ', "dlq.g", b"bg_1")
+    assert headers["traceparent"] == "00-abc-def-01"
+    assert headers["dlq.error.type"] == "ValueError"
+    assert headers["dlq.source.offset"] == "41"
+    assert headers["dlq.source.partition"] == "3"

@@ -92,7 +92,12 @@ class KafkaDeadLetter:
             consumer_group=self._group,
             attempts=attempts,
         )
-        await self._broker.publish(record.value, self._topic, key=record.key, headers=headers)
+        # The record's own headers (trace context, content type, ...) travel along, so a
+        # replay from the dead-letter topic is the original message; ours describe the failure.
+        original = {k: v.decode("utf-8", "replace") for k, v in record.headers}
+        await self._broker.publish(
+            record.value, self._topic, key=record.key, headers={**original, **headers}
+        )
         DEAD_LETTERED.labels(self._group, record.topic).inc()
         log.warning(
             "dead-lettered a message",
