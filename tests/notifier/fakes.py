@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 from portal_kit.deadletter import SourceRecord
 from portal_notifier.branding.models import BillGroupView, EntityView
-from portal_notifier.delivery.domain import TERMINAL, DeliveryFailedError, SesError, claimable
-from portal_notifier.delivery.models import Delivery, DeliveryState, Lease
-from portal_notifier.suppressions.domain import normalize_email
+from portal_notifier.delivery.domain import DeliveryFailedError, SesError, claimable
+from portal_notifier.delivery.models import Delivery, DeliveryState
+from portal_notifier.suppressions.domain import active, normalize_email
 from portal_notifier.suppressions.models import Suppression
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -41,104 +41,81 @@ class Outcome:
 
 @dataclass
 class FakeDeliveryStore:
+    """Deliveries by key. `claim` is what the repository's conditional `find_one_and_update`
+    does atomically: take it only if `claimable`; `claims` counts the takes per key."""
+
     deliveries: dict[str, Delivery] = field(default_factory=dict)
     outcomes: dict[str, Outcome] = field(default_factory=dict)
-    queue: dict[str, datetime] = field(default_factory=dict)
-    claims: set[str] = field(default_factory=set)
+    claims: dict[str, int] = field(default_factory=dict)
 
     async def record_many(self, deliveries: Sequence[Delivery]) -> dict[int, DeliveryState]:
         known: dict[int, DeliveryState] = {}
         for position, delivery in enumerate(deliveries):
-            held = self.deliveries.get(delivery.event_id)
+            held = self.deliveries.get(delivery.key)
             if held is not None:
                 known[position] = held.state
             else:
-                self.deliveries[delivery.event_id] = delivery
-                self.outcomes[delivery.event_id] = Outcome()
+                self.deliveries[delivery.key] = delivery
+                self.outcomes[delivery.key] = Outcome()
         return known
 
     async def claim(
-        self, event_id: str, owner: str, now: datetime, lease_seconds: float
+        self, key: str, owner: str, now: datetime, lease_seconds: float
     ) -> Delivery | None:
-        held = self.deliveries.get(event_id)
+        held = self.deliveries.get(key)
         if held is None or not claimable(
             held.state, due_at=held.due_at, lease_until=held.lease_until, now=now
         ):
             return None
-        generation = held.generation + 1
-        if f"{event_id}/{generation}" in self.claims:
-            return None
-        self.claims.add(f"{event_id}/{generation}")
         taken = replace(
             held,
             state=DeliveryState.SENDING,
             lease_owner=owner,
             lease_until=now + timedelta(seconds=lease_seconds),
-            generation=generation,
         )
-        self.deliveries[event_id] = taken
+        self.deliveries[key] = taken
+        self.claims[key] = self.claims.get(key, 0) + 1
         return taken
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        parked = [
+            d
+            for d in self.deliveries.values()
+            if d.state is DeliveryState.PENDING and d.due_at is not None and d.due_at <= now
+        ]
+        return [d.key for d in sorted(parked, key=lambda d: d.due_at or now)][:limit]
 
     async def abandoned(self, now: datetime, limit: int) -> list[str]:
         return [
-            d.event_id
+            d.key
             for d in self.deliveries.values()
-            if (d.state is DeliveryState.PENDING and d.due_at is not None and d.due_at <= now)
-            or (
-                d.state is DeliveryState.SENDING
-                and d.lease_until is not None
-                and d.lease_until < now
-            )
+            if d.state is DeliveryState.SENDING
+            and d.lease_until is not None
+            and d.lease_until < now
         ][:limit]
 
-    async def lease(self, event_id: str) -> Lease | None:
-        held = self.deliveries.get(event_id)
-        if held is None:
-            return None
-        when = held.lease_until if held.state is DeliveryState.SENDING else held.due_at
-        return Lease(held.state, when)
-
-    async def purge(self, older_than: datetime) -> int:
-        old = [
-            d.event_id
-            for d in self.deliveries.values()
-            if d.created_at < older_than and d.state in TERMINAL
-        ]
-        for event_id in old:
-            del self.deliveries[event_id]
-        return len(old)
-
-    async def requeue(self, event_id: str, due_at: datetime) -> None:
-        self.queue[event_id] = due_at
-
-    async def dequeue(self, event_id: str) -> None:
-        self.queue.pop(event_id, None)
-
-    async def due(self, now: datetime, limit: int) -> list[str]:
-        return [event_id for event_id, due in self.queue.items() if due <= now][:limit]
-
-    def _held(self, event_id: str, owner: str) -> Delivery | None:
-        held = self.deliveries.get(event_id)
+    def _held(self, key: str, owner: str) -> Delivery | None:
+        held = self.deliveries.get(key)
         if held is None or held.state is not DeliveryState.SENDING or held.lease_owner != owner:
             return None
         return held
 
     async def mark_sent(
-        self, event_id: str, owner: str, message_id: str, now: datetime, attempts: int
+        self, key: str, owner: str, message_id: str, now: datetime, attempts: int
     ) -> bool:
-        held = self._held(event_id, owner)
+        held = self._held(key, owner)
         if held is None:
             return False
-        self.deliveries[event_id] = replace(
+        self.deliveries[key] = replace(
             held, state=DeliveryState.SENT, attempts=attempts, lease_until=None
         )
-        self.outcomes[event_id].message_id = message_id
-        self.outcomes[event_id].sent_at = now
+        self.outcomes[key].message_id = message_id
+        self.outcomes[key].sent_at = now
         return True
 
     async def reschedule(
         self,
-        event_id: str,
+        key: str,
         owner: str,
         *,
         attempts: int,
@@ -146,10 +123,10 @@ class FakeDeliveryStore:
         due_at: datetime,
         error: str,
     ) -> bool:
-        held = self._held(event_id, owner)
+        held = self._held(key, owner)
         if held is None:
             return False
-        self.deliveries[event_id] = replace(
+        self.deliveries[key] = replace(
             held,
             state=DeliveryState.PENDING,
             attempts=attempts,
@@ -157,17 +134,17 @@ class FakeDeliveryStore:
             due_at=due_at,
             lease_until=None,
         )
-        self.outcomes[event_id].last_error = error
+        self.outcomes[key].last_error = error
         return True
 
     async def finish(
-        self, event_id: str, owner: str, state: DeliveryState, reason: str, attempts: int
+        self, key: str, owner: str, state: DeliveryState, reason: str, attempts: int
     ) -> bool:
-        held = self._held(event_id, owner)
+        held = self._held(key, owner)
         if held is None:
             return False
-        self.deliveries[event_id] = replace(held, state=state, attempts=attempts, lease_until=None)
-        self.outcomes[event_id].reason = reason
+        self.deliveries[key] = replace(held, state=state, attempts=attempts, lease_until=None)
+        self.outcomes[key].reason = reason
         return True
 
 
@@ -258,18 +235,23 @@ class FakeDeadLetter:
 class FakeSuppressionStore:
     entries_by_address: dict[str, Suppression] = field(default_factory=dict)
 
-    async def is_suppressed(self, address: str) -> bool:
-        return normalize_email(address) in self.entries_by_address
+    async def is_suppressed(self, address: str, now: datetime) -> bool:
+        entry = self.entries_by_address.get(normalize_email(address))
+        return entry is not None and active(entry.expires_at, now)
 
-    async def add(self, address: str, reason: str, now: datetime) -> bool:
+    async def add(
+        self, address: str, reason: str, now: datetime, expires_at: datetime | None = None
+    ) -> bool:
         key = normalize_email(address)
-        if key in self.entries_by_address:
+        held = self.entries_by_address.get(key)
+        if held is not None and active(held.expires_at, now):
             return False
-        self.entries_by_address[key] = Suppression(key, reason, now)
+        self.entries_by_address[key] = Suppression(key, reason, now, expires_at)
         return True
 
     async def remove(self, address: str) -> bool:
         return self.entries_by_address.pop(normalize_email(address), None) is not None
 
-    async def entries(self, limit: int = 1000) -> list[Suppression]:
-        return sorted(self.entries_by_address.values(), key=lambda s: s.address)[:limit]
+    async def entries(self, now: datetime, limit: int = 1000) -> list[Suppression]:
+        held = [e for e in self.entries_by_address.values() if active(e.expires_at, now)]
+        return sorted(held, key=lambda s: s.address)[:limit]

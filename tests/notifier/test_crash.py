@@ -19,6 +19,7 @@ from pymongo import AsyncMongoClient
 from portal_contracts.topics import TOPICS, Topic
 from portal_localstack.ports import free_port
 from portal_localstack.testing import Isolation, StackHandle
+from portal_notifier.keys import tenant_key
 from tests.notifier.conftest import (
     FaultProxy,
     emails_to,
@@ -150,13 +151,14 @@ async def test_kill_9_right_after_sending_then_restart_sends_exactly_one(
     marker = f"{isolation.token}.after@globex.example"
     signin = signin_event(recipient)
     deliveries = mongo[isolation.database("notifier")]["deliveries"]
+    key = tenant_key(signin.event.tenant_id, str(signin.event.event_id))
     async with notifier_processes(stack, isolation, tmp_path) as make, producer(stack) as broker:
         first = make()
         await first.start()
         await publish(broker, isolation, Topic.PORTAL_SIGNIN, signin.event)
 
         async def sent() -> bool:
-            doc = await deliveries.find_one({"_id": str(signin.event.event_id)})
+            doc = await deliveries.find_one({"_id": key})
             return doc is not None and doc["state"] == "sent"
 
         await eventually(sent, 60, "delivery marked sent")
@@ -224,7 +226,7 @@ async def test_kill_9_while_ses_call_hangs_then_restart_takes_over_the_lease(
     assert message["To"] == recipient
     assert len(emails_to(stack, recipient)) == 1
     stored = await mongo[isolation.database("notifier")]["deliveries"].find_one(
-        {"_id": str(signin.event.event_id)}
+        {"_id": tenant_key(signin.event.tenant_id, str(signin.event.event_id))}
     )
     assert stored is not None
     assert stored["state"] == "sent"

@@ -70,8 +70,8 @@ class World:
     reporter: FakeReporter
     service: DeliveryService
 
-    def state(self, event_id: str) -> DeliveryState:
-        return self.store.deliveries[event_id].state
+    def state(self, key: str) -> DeliveryState:
+        return self.store.deliveries[key].state
 
     def sent(self) -> list[EmailMessage]:
         found = []
@@ -121,7 +121,7 @@ async def test_an_event_is_accepted_once_however_often_it_arrives() -> None:
     assert [d.event_id for d in await w.service.accept([second, second])] == [second.event_id]
     assert metric("portal_notifier_duplicate_events_total") - duplicates == 2
     assert len(w.mailer.sent) == 1
-    assert w.state(first.event_id) is DeliveryState.SENT
+    assert w.state(first.key) is DeliveryState.SENT
 
 
 async def test_a_redelivery_while_the_first_attempt_is_under_way_sends_nothing() -> None:
@@ -129,7 +129,7 @@ async def test_a_redelivery_while_the_first_attempt_is_under_way_sends_nothing()
     [born] = await w.service.accept([request()])
     assert await w.service.accept([request()]) == []
     # Another replica's retry worker cannot claim it either: the lease is live.
-    assert await w.service.claim(born.event_id) is None
+    assert await w.service.claim(born.key) is None
     await w.service.attempt(born)
     assert len(w.mailer.sent) == 1
 
@@ -144,8 +144,8 @@ async def test_the_email_is_branded_and_sent_from_the_entity() -> None:
     assert message["From"] == "Acme Billing <billing@acme.example>"
     assert message["To"] == "jane@globex.example"
     assert CODE in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert w.state(delivery.event_id) is DeliveryState.SENT
-    assert w.store.outcomes[delivery.event_id].message_id == "ses-1"
+    assert w.state(delivery.key) is DeliveryState.SENT
+    assert w.store.outcomes[delivery.key].message_id == "ses-1"
     assert metric("portal_notifier_emails_sent_total") - sent == 1
 
 
@@ -161,26 +161,28 @@ async def test_a_transient_fault_parks_the_delivery_then_a_retry_sends_it() -> N
     w.mailer.faults.append(THROTTLED)
     retries = metric("portal_notifier_send_retries_total")
     [delivery] = await accept_and_attempt(w, request())
-    parked = w.store.deliveries[delivery.event_id]
+    parked = w.store.deliveries[delivery.key]
     # Equal jitter with jitter 0: half of the first ceiling (1 s).
     assert (parked.state, parked.attempts, parked.due_at) == (
         DeliveryState.PENDING,
         1,
         T0 + timedelta(seconds=0.5),
     )
-    assert w.store.queue == {delivery.event_id: T0 + timedelta(seconds=0.5)}
-    assert w.store.outcomes[delivery.event_id].last_error == "ThrottlingException"
+    # Found by the worker's query once due, not before.
+    assert await w.store.due(T0, 10) == []
+    assert await w.store.due(T0 + timedelta(seconds=0.5), 10) == [delivery.key]
+    assert w.store.outcomes[delivery.key].last_error == "ThrottlingException"
     assert metric("portal_notifier_send_retries_total") - retries == 1
-    assert await w.service.claim(delivery.event_id) is None  # not due yet
+    assert await w.service.claim(delivery.key) is None  # not due yet
     w.clock.advance(0.5)
-    retry = await w.service.claim(delivery.event_id)
+    retry = await w.service.claim(delivery.key)
     assert retry is not None
     await w.service.attempt(retry)
-    assert (w.state(delivery.event_id), w.store.deliveries[delivery.event_id].attempts) == (
+    assert (w.state(delivery.key), w.store.deliveries[delivery.key].attempts) == (
         DeliveryState.SENT,
         2,
     )
-    assert w.store.queue == {}
+    assert await w.store.due(w.clock.now + timedelta(days=1), 10) == []
     assert len(w.mailer.sent) == 1
 
 
@@ -190,12 +192,12 @@ async def test_retries_are_bounded_then_reported() -> None:
     failed = metric("portal_notifier_emails_failed_total", {"reason": "retries_exhausted"})
     [delivery] = await accept_and_attempt(w, request())
     w.clock.advance(1)
-    retry = await w.service.claim(delivery.event_id)
+    retry = await w.service.claim(delivery.key)
     assert retry is not None
     await w.service.attempt(retry)
     assert w.reporter.reports == [(delivery.event_id, "retries_exhausted", 2)]
-    assert w.state(delivery.event_id) is DeliveryState.FAILED
-    assert w.store.queue == {}
+    assert w.state(delivery.key) is DeliveryState.FAILED
+    assert await w.store.due(w.clock.now + timedelta(days=1), 10) == []
     after = metric("portal_notifier_emails_failed_total", {"reason": "retries_exhausted"})
     assert after - failed == 1
 
@@ -224,8 +226,8 @@ async def test_permanent_failures_are_reported_once_and_never_sent(
         changes["sealed"] = "not-a-sealed-value"
     [delivery] = await accept_and_attempt(w, request(**changes))
     assert w.reporter.reports == [(delivery.event_id, reason, 1)]
-    assert w.state(delivery.event_id) is state
-    assert w.store.outcomes[delivery.event_id].reason == reason
+    assert w.state(delivery.key) is state
+    assert w.store.outcomes[delivery.key].reason == reason
     assert w.mailer.sent == []
     assert w.mailer.calls == (1 if setup == "rejected" else 0)
 
@@ -236,54 +238,79 @@ async def test_a_report_that_does_not_go_through_is_repeated_never_lost() -> Non
     w.mailer.faults.append(SesError(Failure.PERMANENT, "MessageRejected", "no"))
     w.mailer.faults.append(SesError(Failure.PERMANENT, "MessageRejected", "no"))
     dispatcher = Dispatcher(w.service, concurrency=2)
-    worker = RetryWorker(
-        dispatcher, poll_seconds=1, recovery_seconds=1, retention=timedelta(days=7), batch=8
-    )
+    worker = RetryWorker(dispatcher, poll_seconds=1, recovery_seconds=1, batch=8)
     [delivery] = await w.service.accept([request()])
     await dispatcher.start(delivery)
     await dispatcher.drain()
     # Kafka refused the report: the delivery is not final, still leased to its owner.
     assert w.reporter.reports == []
-    assert w.state(delivery.event_id) is DeliveryState.SENDING
+    assert w.state(delivery.key) is DeliveryState.SENDING
     assert await worker.recover() == 0
     w.clock.advance(61)
     assert await worker.recover() == 1
     await dispatcher.drain()
     assert w.reporter.reports == [(delivery.event_id, "ses_rejected", 1)]
-    assert w.state(delivery.event_id) is DeliveryState.FAILED
+    assert w.state(delivery.key) is DeliveryState.FAILED
 
 
-async def test_the_worker_takes_over_abandoned_work_and_drops_stale_queue_items() -> None:
+async def test_the_worker_takes_over_abandoned_work_and_leaves_live_leases_alone() -> None:
     w = world()
     dispatcher = Dispatcher(w.service, concurrency=2)
-    worker = RetryWorker(
-        dispatcher, poll_seconds=1, recovery_seconds=1, retention=timedelta(days=7), batch=8
-    )
-    # A replica that died mid-attempt (its lease runs 60 s), and one that died between
-    # marking a delivery final and removing its queue item.
+    worker = RetryWorker(dispatcher, poll_seconds=1, recovery_seconds=1, batch=8)
+    # A replica that died mid-attempt (its lease runs 60 s), and one that finished.
     [abandoned, done] = await w.service.accept([request(1), request(2)])
     await w.service.attempt(done)
-    await w.store.requeue(done.event_id, T0)
     assert await worker.run_due() == 0
-    assert w.store.queue == {}
-    assert await worker.recover() == 0
+    assert await worker.recover() == 0  # the lease is live
     w.clock.advance(61)
     assert await worker.recover() == 1
     await dispatcher.drain()
-    assert w.state(abandoned.event_id) is DeliveryState.SENT
+    assert w.state(abandoned.key) is DeliveryState.SENT
+    assert w.state(done.key) is DeliveryState.SENT
     assert len(w.mailer.sent) == 2
-    # A queued retry someone else holds a live lease on: looked at again when it ends.
-    [held] = await w.service.accept([request(3)])
-    await w.store.requeue(held.event_id, w.clock.now)
+    assert await worker.recover() == 0
     assert await worker.run_due() == 0
-    assert w.store.queue == {held.event_id: held.lease_until}
+    assert w.store.claims == {abandoned.key: 1}
 
 
-async def test_old_final_deliveries_are_purged() -> None:
+async def test_a_claim_has_one_winner_among_replicas() -> None:
+    """Two replicas' workers see the same due delivery; the conditional claim lets one in."""
     w = world()
-    [old] = await accept_and_attempt(w, request(1))
-    w.clock.advance(8 * 24 * 3600)
-    [recent] = await w.service.accept([request(2)])
-    assert await w.service.purge(timedelta(days=7)) == 1
-    assert set(w.store.deliveries) == {recent.event_id}
-    assert old.event_id not in w.store.deliveries
+    other = world()
+    # The other replica shares the store (the database), not the process.
+    rival = DeliveryService(
+        w.service.settings,
+        w.store,
+        other.mailer,
+        BrandingService(w.branding, neutral_name="Customer Portal", neutral_logo_url=None),
+        SuppressionService(w.suppressions, w.clock),
+        other.reporter,
+        clock=w.clock,
+        jitter=lambda: 0.0,
+    )
+    w.mailer.faults.append(THROTTLED)
+    [delivery] = await accept_and_attempt(w, request())
+    w.clock.advance(1)
+    [key] = await w.service.due(10)
+    assert await rival.due(10) == [key]
+    mine, theirs = await w.service.claim(key), await rival.claim(key)
+    assert mine is not None
+    assert theirs is None
+    assert mine.lease_owner == w.service.owner
+    # The loser cannot record an outcome on the winner's lease either (fencing).
+    assert not await w.store.mark_sent(key, rival.owner, "m", w.clock.now, 2)
+    await w.service.attempt(mine)
+    assert w.state(delivery.key) is DeliveryState.SENT
+    assert (len(w.mailer.sent), len(other.mailer.sent)) == (1, 0)
+    # Final: nobody claims it again, however late.
+    w.clock.advance(3600)
+    assert await rival.claim(key) is None
+
+
+async def test_deliveries_are_keyed_by_tenant_and_event() -> None:
+    """The same event id under two tenants is two deliveries (ids are only unique within a
+    tenant); the same (tenant, event) twice is one."""
+    w = world()
+    fresh = await w.service.accept([request(1), request(1, tenant_id="tenant_b"), request(1)])
+    assert [d.request.tenant_id for d in fresh] == ["tenant_a", "tenant_b"]
+    assert len({d.key for d in fresh}) == 2

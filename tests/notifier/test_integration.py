@@ -1,4 +1,5 @@
-"""The notifier against the real Kafka, FerretDB and moto's SES (issue 5 acceptance)."""
+"""The notifier against the real Kafka, MongoDB (mongo-java-server locally) and moto's SES
+(issue 5 acceptance)."""
 
 import asyncio
 import json
@@ -10,10 +11,12 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from portal_contracts.codec import decode, make_event
+from portal_contracts.envelope import Envelope
 from portal_contracts.topics import Topic
 from portal_localstack.aws import SENDER_DOMAIN
 from portal_localstack.testing import Isolation, StackHandle
 from portal_notifier import cli
+from portal_notifier.keys import tenant_key
 from tests.notifier.conftest import (
     LOGO_URL,
     FaultProxy,
@@ -50,20 +53,21 @@ class _Links(HTMLParser):
             self.images.append(dict(attrs))
 
 
-async def _delivery(mongo: Mongo, isolation: Isolation, event_id: str) -> dict[str, Any]:
+async def _delivery(mongo: Mongo, isolation: Isolation, event: Envelope[Any]) -> dict[str, Any]:
     """The delivery record once settled (SES stores an email before the notifier records
     that it was accepted, so an email in moto alone does not mean "settled")."""
     deliveries = mongo[isolation.database("notifier")]["deliveries"]
     found: dict[str, Any] = {}
+    key = tenant_key(event.tenant_id, str(event.event_id))
 
     async def settled() -> bool:
-        doc = await deliveries.find_one({"_id": event_id})
+        doc = await deliveries.find_one({"_id": key})
         if doc is None or doc["state"] in {"pending", "sending"}:
             return False
         found.update(doc)
         return True
 
-    await eventually(settled, 30, f"delivery {event_id} settled")
+    await eventually(settled, 30, f"delivery {key} settled")
     return found
 
 
@@ -97,8 +101,8 @@ async def test_branded_email_with_both_parts_and_the_sealed_link(
         await publish(broker, isolation, Topic.PORTAL_SIGNIN, neutral.event)
         [message] = await wait_for_emails(stack, recipient)
         [plain_message] = await wait_for_emails(stack, unbranded)
-        stored = await _delivery(mongo, isolation, str(signin.event.event_id))
-        await _delivery(mongo, isolation, str(neutral.event.event_id))
+        stored = await _delivery(mongo, isolation, signin.event)
+        await _delivery(mongo, isolation, neutral.event)
         metrics = (await client.get("/metrics")).text
 
     assert message["From"] == f"Acme Billing GmbH <portal@{SENDER_DOMAIN}>"
@@ -155,8 +159,8 @@ async def test_same_event_three_times_across_two_replicas_sends_one_email(
         await publish(broker, isolation, Topic.PORTAL_SIGNIN, later.event)
         await wait_for_emails(stack, marker)
         await wait_for_emails(stack, recipient)
-        stored = await _delivery(mongo, isolation, str(signin.event.event_id))
-        await _delivery(mongo, isolation, str(later.event.event_id))
+        stored = await _delivery(mongo, isolation, signin.event)
+        await _delivery(mongo, isolation, later.event)
     assert len(emails_to(stack, recipient)) == 1
     assert stored["state"] == "sent"
 
@@ -188,7 +192,7 @@ async def test_transient_ses_faults_back_off_without_blocking_other_emails(
         await publish(broker, isolation, Topic.PORTAL_SIGNIN, first.event)
         await publish(broker, isolation, Topic.PORTAL_SIGNIN, second.event)
         [slow_email] = await wait_for_emails(stack, slow)
-        stored = await _delivery(mongo, isolation, str(first.event.event_id))
+        stored = await _delivery(mongo, isolation, first.event)
         metrics = (await client.get("/metrics")).text
     assert proxy.injected == 3
     assert first.link in parts(slow_email)["text/plain"]
@@ -230,7 +234,7 @@ async def test_permanent_rejection_is_dead_lettered_and_reported_and_later_event
     assert (failed.tenant_id, report.key) == ("tenant_bad", b"bg_bad")
     assert failed.payload.source_event_id == str(bad.event.event_id)
     assert failed.payload.reason == "ses_rejected"
-    stored = await _delivery(mongo, isolation, str(bad.event.event_id))
+    stored = await _delivery(mongo, isolation, bad.event)
     assert stored["state"] == "failed"
 
 
@@ -259,11 +263,16 @@ async def test_suppressed_address_is_not_emailed_and_the_cli_manages_the_list(
         [report] = await read_topic(stack, isolation.topic_prefix + Topic.PORTAL_NOTIFICATIONS, 1)
     assert decode(report.value).payload.reason == "suppressed"
     assert emails_to(stack, bounced.upper()) == []
-    stored = await _delivery(mongo, isolation, str(signin.event.event_id))
+    stored = await _delivery(mongo, isolation, signin.event)
     assert stored["state"] == "suppressed"
     capsys.readouterr()
     event_id = str(signin.event.event_id)
-    assert await asyncio.to_thread(cli.main, ["delivery", "status", event_id, "unknown"]) == 0
+    assert (
+        await asyncio.to_thread(
+            cli.main, ["delivery", "status", "--tenant", "tenant_a", event_id, "unknown"]
+        )
+        == 0
+    )
     [status] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert status == {
         "event_id": event_id,
@@ -298,7 +307,7 @@ async def test_retries_are_bounded_then_reported(
     async with running_notifier(settings), producer(stack) as broker:
         await publish(broker, isolation, Topic.PORTAL_SIGNIN, signin.event)
         [report] = await read_topic(stack, isolation.topic_prefix + Topic.PORTAL_NOTIFICATIONS, 1)
-        stored = await _delivery(mongo, isolation, str(signin.event.event_id))
+        stored = await _delivery(mongo, isolation, signin.event)
     assert decode(report.value).payload.reason == "retries_exhausted"
     assert (stored["state"], stored["attempts"]) == ("failed", 3)
     assert proxy.injected == 3

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from portal_kit.errors import InvalidValueError, NotFoundError
-from portal_notifier.errors import NotAnEmailError, NotSuppressedError
+from portal_notifier.errors import InvalidDurationError, NotAnEmailError, NotSuppressedError
 from portal_notifier.suppressions.service import SuppressionService
 from tests.notifier.fakes import T0, Clock, FakeSuppressionStore
 
@@ -37,3 +39,25 @@ async def test_errors_are_typed_for_the_one_http_mapping() -> None:
     assert missing.value.status == 404
     # The message names the address masked: it may reach logs.
     assert missing.value.message == "j***@globex.example is not on the suppression list"
+
+
+async def test_a_suppression_with_days_lapses_by_itself_stored_or_not() -> None:
+    """MongoDB's TTL monitor removes it eventually (the local stand-in never does): the
+    check in code decides, so an expired entry that is still stored suppresses nothing."""
+    clock = Clock()
+    store = FakeSuppressionStore()
+    service = SuppressionService(store, clock)
+    assert await service.suppress("jane@globex.example", "soft bounce", days=2)
+    [entry] = await service.suppressed()
+    assert entry.expires_at == T0 + timedelta(days=2)
+    clock.advance(2 * 86400 - 1)
+    assert await service.is_suppressed("jane@globex.example")
+    clock.advance(1)
+    assert "jane@globex.example" in store.entries_by_address  # still stored
+    assert not await service.is_suppressed("jane@globex.example")
+    assert await service.suppressed() == []
+    # An expired entry is replaced, not kept with its old reason.
+    assert await service.suppress("jane@globex.example", "bounce")
+    assert await service.is_suppressed("jane@globex.example")
+    with pytest.raises(InvalidDurationError):
+        await service.suppress("jane@globex.example", "bounce", days=0)

@@ -59,8 +59,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         neutral_name=settings.neutral_brand_name,
         neutral_logo_url=settings.neutral_logo_url,
     )
-    suppressions = SuppressionService(SuppressionRepository(db))
-    deliveries = DeliveryRepository(db)
+    suppression_list = SuppressionRepository(db)
+    suppressions = SuppressionService(suppression_list)
+    deliveries = DeliveryRepository(db, timedelta(hours=settings.delivery_retention_hours))
     parked = dead_letter(broker, settings)
     delivery = DeliveryService(
         settings,
@@ -77,7 +78,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dispatcher,
         poll_seconds=settings.retry_poll_seconds,
         recovery_seconds=settings.recovery_seconds,
-        retention=timedelta(hours=settings.delivery_retention_hours),
         batch=4 * settings.send_concurrency,
     )
 
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await mongo.aconnect()
         await deliveries.ensure_indexes()
+        await suppression_list.ensure_indexes()
         await broker.start()
         task = asyncio.create_task(worker.run(), name="notifier-retry-worker")
         log.info("notifier started", extra={"group": settings.consumer_group})

@@ -27,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     add = actions.add_parser("add", help="never email this address")
     add.add_argument("email")
     add.add_argument("--reason", default="manual", help="e.g. bounce, complaint, manual")
+    add.add_argument(
+        "--days", type=float, default=None, help="lapse after this many days (default: never)"
+    )
     remove = actions.add_parser("remove", help="email this address again")
     remove.add_argument("email")
     actions.add_parser("list", help="print every suppressed address")
@@ -35,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     status = lookups.add_parser(
         "status", help="one JSON line per known event id: state, attempts, sent_at, reason"
     )
+    status.add_argument("--tenant", required=True, help="the events' tenant id")
     status.add_argument("event_ids", nargs="+", metavar="EVENT_ID")
     return parser
 
@@ -44,7 +48,7 @@ async def _suppression(settings: Settings, args: argparse.Namespace) -> int:
     try:
         service = SuppressionService(SuppressionRepository(client[settings.mongodb_database]))
         if args.action == "add":
-            added = await service.suppress(args.email, args.reason)
+            added = await service.suppress(args.email, args.reason, args.days)
             print(f"{mask_email(args.email)} {'suppressed' if added else 'was already suppressed'}")
         elif args.action == "remove":
             await service.unsuppress(args.email)
@@ -53,7 +57,8 @@ async def _suppression(settings: Settings, args: argparse.Namespace) -> int:
             # An operator's own terminal: full addresses are what they need to act on.
             for entry in await service.suppressed():
                 added_at = "" if entry.added_at is None else entry.added_at
-                print(f"{entry.address}\t{entry.reason}\t{added_at}")
+                until = "" if entry.expires_at is None else entry.expires_at
+                print(f"{entry.address}\t{entry.reason}\t{added_at}\t{until}")
         return 0
     except PortalError as exc:
         print(exc.message, file=sys.stderr)
@@ -62,11 +67,11 @@ async def _suppression(settings: Settings, args: argparse.Namespace) -> int:
         await client.close()
 
 
-async def _delivery_status(settings: Settings, event_ids: list[str]) -> int:
+async def _delivery_status(settings: Settings, tenant_id: str, event_ids: list[str]) -> int:
     client = mongo_client(settings.mongodb_uri)
     try:
         repository = DeliveryRepository(client[settings.mongodb_database])
-        for status in await repository.statuses(event_ids):
+        for status in await repository.statuses(tenant_id, event_ids):
             line = {
                 "event_id": status.event_id,
                 "state": status.state.value,
@@ -90,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         serve(create_app(settings), settings.http_host, settings.http_port)
         return 0
     if args.command == "delivery":
-        return asyncio.run(_delivery_status(settings, args.event_ids))
+        return asyncio.run(_delivery_status(settings, args.tenant, args.event_ids))
     return asyncio.run(_suppression(settings, args))
 
 

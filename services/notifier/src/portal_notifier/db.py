@@ -1,8 +1,9 @@
 """The notifier's MongoDB database: one client per process, one database per service.
 
 Each feature's `repository.py` is the only code that reads or writes its collections.
-Everything is single-document atomic (no transactions: FerretDB v1 has none), and every
-hot path reads and writes by `_id`.
+Written for MongoDB's semantics (production; mongo-java-server locally): every write that
+must be atomic is one single-document write (conditional updates, `find_one_and_update`,
+unique `_id`), no transactions; every per-email read and write is by `_id`.
 """
 
 from __future__ import annotations

@@ -13,3 +13,7 @@ class NotAnEmailError(InvalidValueError):
 
 class NotSuppressedError(NotFoundError):
     code = "not_suppressed"
+
+
+class InvalidDurationError(InvalidValueError):
+    code = "invalid_duration"

@@ -3,19 +3,12 @@ feature that talks to the database. Version-gated: replays and reordering change
 
 from __future__ import annotations
 
-import json
-
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from portal_notifier.branding.models import BillGroupView, EntityView
 from portal_notifier.db import Database, Document
-
-
-def _key(tenant_id: str, object_id: str) -> str:
-    """One string `_id` per (tenant, object): ids are only unique within a tenant, and a
-    JSON pair cannot collide whatever characters the ids contain."""
-    return json.dumps([tenant_id, object_id], separators=(",", ":"))
+from portal_notifier.keys import tenant_key as _key
 
 
 async def _apply_versioned(

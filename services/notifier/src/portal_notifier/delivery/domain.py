@@ -42,7 +42,7 @@ def born_claimed(
     request: SigninEmail, *, owner: str, now: datetime, lease_seconds: float
 ) -> Delivery:
     """A new delivery is recorded already claimed by the replica that consumed the event,
-    so the happy path is two writes (the insert, then `sent`) and a crash before SES
+    so the happy path is two writes (the batch's insert, then `sent`) and a crash before SES
     accepted is found again by any replica's recovery pass once the lease runs out."""
     return Delivery(
         request=request,
@@ -60,7 +60,10 @@ def claimable(
     state: DeliveryState, *, due_at: datetime | None, lease_until: datetime | None, now: datetime
 ) -> bool:
     """May a replica take this delivery now? A parked one once due; one being sent only
-    when its owner's lease ran out (the owner died mid-attempt); a final one never."""
+    when its owner's lease ran out (the owner died mid-attempt); a final one never.
+
+    The repository's conditional claim (`find_one_and_update`) states the same rule as a
+    MongoDB filter; the in-memory fake of the unit tests uses this function."""
     if state is DeliveryState.PENDING:
         return due_at is None or due_at <= now
     if state is DeliveryState.SENDING:

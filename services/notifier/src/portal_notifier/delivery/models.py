@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from portal_kit.deadletter import SourceRecord
+from portal_notifier.keys import tenant_key
 
 
 class DeliveryState(StrEnum):
@@ -34,11 +35,16 @@ class SigninEmail:
     expires_at: datetime
     source: SourceRecord
 
+    @property
+    def key(self) -> str:
+        """The delivery's `_id`: (tenant, event id), like every tenant document."""
+        return tenant_key(self.tenant_id, self.event_id)
+
 
 @dataclass(frozen=True)
 class Delivery:
-    """The delivery record (`deliveries`, `_id` = event_id): the claim, the lease and the
-    outcome of one email at once."""
+    """The delivery record (`deliveries`, `_id` = `[tenant_id, event_id]`): the claim, the
+    lease and the outcome of one email at once."""
 
     request: SigninEmail
     state: DeliveryState
@@ -48,20 +54,14 @@ class Delivery:
     first_attempt_at: datetime | None
     due_at: datetime | None
     created_at: datetime
-    generation: int = 0
 
     @property
     def event_id(self) -> str:
         return self.request.event_id
 
-
-@dataclass(frozen=True)
-class Lease:
-    """Where a delivery stands for the retry worker: its state and the earliest time it may
-    be claimed again (end of the live lease, or the retry's due time)."""
-
-    state: DeliveryState
-    not_before: datetime | None
+    @property
+    def key(self) -> str:
+        return self.request.key
 
 
 @dataclass(frozen=True)

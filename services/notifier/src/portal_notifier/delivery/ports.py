@@ -10,26 +10,25 @@ from typing import Protocol
 
 from portal_notifier.branding.domain import EmailBrand
 from portal_notifier.delivery.domain import DeliveryFailedError
-from portal_notifier.delivery.models import Delivery, DeliveryState, Lease
+from portal_notifier.delivery.models import Delivery, DeliveryState
 
 
 class DeliveryStore(Protocol):
+    """Deliveries by key (`Delivery.key`: tenant + event id); every write is one atomic
+    single-document operation, outcomes fenced on (`state = sending`, `lease_owner`)."""
+
     async def record_many(self, deliveries: Sequence[Delivery]) -> dict[int, DeliveryState]: ...
     async def claim(
-        self, event_id: str, owner: str, now: datetime, lease_seconds: float
+        self, key: str, owner: str, now: datetime, lease_seconds: float
     ) -> Delivery | None: ...
-    async def abandoned(self, now: datetime, limit: int) -> list[str]: ...
-    async def lease(self, event_id: str) -> Lease | None: ...
-    async def purge(self, older_than: datetime) -> int: ...
-    async def requeue(self, event_id: str, due_at: datetime) -> None: ...
-    async def dequeue(self, event_id: str) -> None: ...
     async def due(self, now: datetime, limit: int) -> list[str]: ...
+    async def abandoned(self, now: datetime, limit: int) -> list[str]: ...
     async def mark_sent(
-        self, event_id: str, owner: str, message_id: str, now: datetime, attempts: int
+        self, key: str, owner: str, message_id: str, now: datetime, attempts: int
     ) -> bool: ...
     async def reschedule(
         self,
-        event_id: str,
+        key: str,
         owner: str,
         *,
         attempts: int,
@@ -38,7 +37,7 @@ class DeliveryStore(Protocol):
         error: str,
     ) -> bool: ...
     async def finish(
-        self, event_id: str, owner: str, state: DeliveryState, reason: str, attempts: int
+        self, key: str, owner: str, state: DeliveryState, reason: str, attempts: int
     ) -> bool: ...
 
 

@@ -1,11 +1,21 @@
-"""Delivery state in MongoDB (`deliveries`, `claims`, `work_queue`): the only module of this
-feature that talks to the database, and the only place a delivery is a raw document.
+"""Delivery state in MongoDB (`deliveries`): the only module of this feature that talks to
+the database, and the only place a delivery is a raw document.
 
-The delivery document keyed by `event_id` is the claim, the lease and the outcome at once;
-every write is single-document atomic. Deliveries parked for a retry also get an item in
-`work_queue`, which the retry worker polls often: it stays tiny, whereas finding them among
-all deliveries is a scan on FerretDB v1. A slower recovery pass finds deliveries whose owner
-died mid-attempt (lease expired).
+One document per event, `_id` = `[tenant_id, event_id]`: it is the claim, the lease and the
+outcome at once, and every write to it is one single-document atomic operation:
+
+- `record_many`: new events in one unordered `insert_many`; the unique `_id` refuses a
+  redelivery (or the same event twice in a batch);
+- `claim`: one `find_one_and_update` by `_id`, conditional on the delivery being claimable
+  (parked and due, or its owner's lease expired): concurrent claimers, on any replica, have
+  exactly one winner, which gets the document as it is after its own update;
+- outcomes (`mark_sent`, `reschedule`, `finish`): conditional on `state = sending` and
+  `lease_owner = me` (fencing: an owner that lost its lease changes nothing).
+
+Due retries and abandoned leases are found with a query on `(state, due_at)` /
+`(state, lease_until)`, indexed for production; it runs in the background worker, never on a
+customer's path (the local stand-in scans for it). Old deliveries go through a TTL index on
+`expire_at`; nothing depends on the deletion (a stored final delivery is simply final).
 """
 
 from __future__ import annotations
@@ -13,29 +23,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from pymongo import ASCENDING
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.errors import BulkWriteError
 
 from portal_kit.deadletter import SourceRecord
 from portal_notifier.db import DUPLICATE_KEY, Database, Document, aware, maybe_aware
-from portal_notifier.delivery.domain import TERMINAL, claimable
 from portal_notifier.delivery.models import (
     Delivery,
     DeliveryState,
     DeliveryStatus,
-    Lease,
     SigninEmail,
 )
+from portal_notifier.keys import tenant_key
+
+# Kept well beyond the signin topic's retention (one day): any redelivery finds its record.
+DEFAULT_RETENTION = timedelta(hours=168)
 
 
-def _to_document(delivery: Delivery) -> Document:
+def _to_document(delivery: Delivery, expire_at: datetime) -> Document:
     request, source = delivery.request, delivery.request.source
-    doc: Document = {
-        "_id": request.event_id,
+    return {
+        "_id": delivery.key,
         "state": delivery.state.value,
         "lease_owner": delivery.lease_owner,
         "lease_until": delivery.lease_until,
         "tenant_id": request.tenant_id,
+        "event_id": request.event_id,
         "bill_group_id": request.bill_group_id,
         "entity_id": request.entity_id,
         "email": request.email,
@@ -47,6 +60,8 @@ def _to_document(delivery: Delivery) -> Document:
         "first_attempt_at": delivery.first_attempt_at,
         "due_at": delivery.due_at,
         "created_at": delivery.created_at,
+        # TTL index (production); the record is final long before.
+        "expire_at": expire_at,
         # The Kafka record itself: the offset is long committed when a failure is reported.
         "source": {
             "topic": source.topic,
@@ -56,15 +71,12 @@ def _to_document(delivery: Delivery) -> Document:
             "body": source.value,
         },
     }
-    if delivery.generation:
-        doc["generation"] = delivery.generation
-    return doc
 
 
 def _from_document(doc: Document) -> Delivery:
     src = doc["source"]
     request = SigninEmail(
-        event_id=str(doc["_id"]),
+        event_id=str(doc["event_id"]),
         tenant_id=doc["tenant_id"],
         bill_group_id=doc["bill_group_id"],
         entity_id=doc.get("entity_id"),
@@ -90,23 +102,33 @@ def _from_document(doc: Document) -> Delivery:
         first_attempt_at=maybe_aware(doc.get("first_attempt_at")),
         due_at=maybe_aware(doc.get("due_at")),
         created_at=aware(doc["created_at"]),
-        generation=int(doc.get("generation", 0)),
     )
 
 
+def _due(now: datetime) -> Document:
+    return {"state": DeliveryState.PENDING.value, "due_at": {"$lte": now}}
+
+
+def _lease_expired(now: datetime) -> Document:
+    return {"state": DeliveryState.SENDING.value, "lease_until": {"$lt": now}}
+
+
+def _held(key: str, owner: str) -> Document:
+    """The fence of every outcome: still being sent, by this owner."""
+    return {"_id": key, "state": DeliveryState.SENDING.value, "lease_owner": owner}
+
+
 class DeliveryRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, retention: timedelta = DEFAULT_RETENTION) -> None:
         self._deliveries = db["deliveries"]
-        self._work_queue = db["work_queue"]
-        self._claims = db["claims"]
+        self._retention = retention
 
     async def ensure_indexes(self) -> None:
-        await self._work_queue.create_index([("due_at", ASCENDING)])
-        # The recovery pass and the purge; on MongoDB they keep those from scanning.
-        await self._deliveries.create_index([("state", ASCENDING), ("lease_until", ASCENDING)])
+        # The retry worker's two queries (production; the stand-in scans, off the hot path).
         await self._deliveries.create_index([("state", ASCENDING), ("due_at", ASCENDING)])
-        await self._deliveries.create_index([("created_at", ASCENDING)])
-        await self._claims.create_index([("claimed_at", ASCENDING)])
+        await self._deliveries.create_index([("state", ASCENDING), ("lease_until", ASCENDING)])
+        # Housekeeping by MongoDB's TTL monitor; the stand-in keeps everything, harmlessly.
+        await self._deliveries.create_index([("expire_at", ASCENDING)], expireAfterSeconds=0)
 
     # --- claim and lease --------------------------------------------------------------------
 
@@ -119,7 +141,7 @@ class DeliveryRepository:
         """
         if not deliveries:
             return {}
-        docs = [_to_document(d) for d in deliveries]
+        docs = [_to_document(d, d.created_at + self._retention) for d in deliveries]
         try:
             await self._deliveries.insert_many(docs, ordered=False)
         except BulkWriteError as exc:
@@ -127,109 +149,57 @@ class DeliveryRepository:
             if any(e.get("code") != DUPLICATE_KEY for e in errors):
                 raise
             positions = [int(e["index"]) for e in errors]
-            ids = list({docs[i]["_id"] for i in positions})
-            found = await self._deliveries.find({"_id": {"$in": ids}}, {"state": 1}).to_list()
+            keys = list({docs[i]["_id"] for i in positions})
+            found = await self._deliveries.find({"_id": {"$in": keys}}, {"state": 1}).to_list()
             states = {str(d["_id"]): DeliveryState(d["state"]) for d in found}
             return {i: states.get(str(docs[i]["_id"]), DeliveryState.SENDING) for i in positions}
         return {}
 
     async def claim(
-        self, event_id: str, owner: str, now: datetime, lease_seconds: float
+        self, key: str, owner: str, now: datetime, lease_seconds: float
     ) -> Delivery | None:
         """Take the delivery for `owner` if it is due (or its last owner's lease ran out).
 
-        The claim is the insert of `claims/<event_id>/<generation>`: a unique insert is
-        atomic on MongoDB *and* on FerretDB v1, whose conditional updates and
-        findAndModify are not (tried: concurrent callers all "win"). Whoever inserts the
-        next generation owns the lease; a rival who read the same generation gets a
-        duplicate key and backs off, one who reads after the update sees a live lease.
+        One atomic conditional update of the document itself: among concurrent claimers
+        exactly one matches, the others find the condition false and get None.
         """
-        doc = await self._deliveries.find_one({"_id": event_id})
-        if doc is None:
-            return None
-        current = _from_document(doc)
-        if not claimable(
-            current.state, due_at=current.due_at, lease_until=current.lease_until, now=now
-        ):
-            return None
-        generation = current.generation + 1
-        try:
-            await self._claims.insert_one(
-                {"_id": f"{event_id}/{generation}", "owner": owner, "claimed_at": now}
-            )
-        except DuplicateKeyError:
-            return None
-        lease = {
-            "state": DeliveryState.SENDING.value,
-            "lease_owner": owner,
-            "lease_until": now + timedelta(seconds=lease_seconds),
-            "generation": generation,
-        }
-        await self._deliveries.update_one({"_id": event_id}, {"$set": lease})
-        return _from_document({**doc, **lease})
-
-    async def abandoned(self, now: datetime, limit: int) -> list[str]:
-        """Deliveries nobody is working on although they are not final: the owner died
-        mid-attempt (lease expired), or between parking and queueing a retry."""
-        query = {
-            "$or": [
-                {"state": DeliveryState.PENDING.value, "due_at": {"$lte": now}},
-                {"state": DeliveryState.SENDING.value, "lease_until": {"$lt": now}},
-            ]
-        }
-        docs = await self._deliveries.find(query, {"_id": 1}).limit(limit).to_list()
-        return [str(doc["_id"]) for doc in docs]
-
-    async def lease(self, event_id: str) -> Lease | None:
-        """The delivery's state and the earliest time it could be claimed again."""
-        doc = await self._deliveries.find_one(
-            {"_id": event_id}, {"state": 1, "due_at": 1, "lease_until": 1}
+        doc = await self._deliveries.find_one_and_update(
+            {"_id": key, "$or": [_due(now), _lease_expired(now)]},
+            {
+                "$set": {
+                    "state": DeliveryState.SENDING.value,
+                    "lease_owner": owner,
+                    "lease_until": now + timedelta(seconds=lease_seconds),
+                },
+                "$inc": {"claims": 1},
+            },
+            return_document=ReturnDocument.AFTER,
         )
-        if doc is None:
-            return None
-        state = DeliveryState(doc["state"])
-        when = doc.get("lease_until") if state is DeliveryState.SENDING else doc.get("due_at")
-        return Lease(state, aware(when) if when else None)
-
-    async def purge(self, older_than: datetime) -> int:
-        """Forget deliveries long past any redelivery (the signin topic keeps one day)."""
-        result = await self._deliveries.delete_many(
-            {"created_at": {"$lt": older_than}, "state": {"$in": [s.value for s in TERMINAL]}}
-        )
-        await self._claims.delete_many({"claimed_at": {"$lt": older_than}})
-        return result.deleted_count
-
-    # --- work queue (parked retries) --------------------------------------------------------
-
-    async def requeue(self, event_id: str, due_at: datetime) -> None:
-        await self._work_queue.update_one(
-            {"_id": event_id}, {"$set": {"due_at": due_at}}, upsert=True
-        )
-
-    async def dequeue(self, event_id: str) -> None:
-        await self._work_queue.delete_one({"_id": event_id})
+        return None if doc is None else _from_document(doc)
 
     async def due(self, now: datetime, limit: int) -> list[str]:
-        query = {"due_at": {"$lte": now}}
-        items = await self._work_queue.find(query, {"_id": 1}).limit(limit).to_list()
-        return [str(item["_id"]) for item in items]
+        """Parked deliveries whose retry is due, earliest first (keys, to be claimed)."""
+        cursor = self._deliveries.find(_due(now), {"_id": 1}).sort("due_at", ASCENDING)
+        return [str(doc["_id"]) for doc in await cursor.limit(limit).to_list()]
+
+    async def abandoned(self, now: datetime, limit: int) -> list[str]:
+        """Deliveries whose owner died mid-attempt: still `sending`, lease expired."""
+        docs = await self._deliveries.find(_lease_expired(now), {"_id": 1}).limit(limit).to_list()
+        return [str(doc["_id"]) for doc in docs]
 
     # --- outcomes (fenced on the lease) -----------------------------------------------------
 
-    async def _update_held(self, event_id: str, owner: str, fields: Document) -> bool:
-        # Fencing for an owner that lost its lease; best effort on FerretDB v1 (see `claim`),
-        # which is why the lease is longer than any SES call.
+    async def _update_held(self, key: str, owner: str, fields: Document) -> bool:
         result = await self._deliveries.update_one(
-            {"_id": event_id, "state": DeliveryState.SENDING.value, "lease_owner": owner},
-            {"$set": {**fields, "lease_until": None}},
+            _held(key, owner), {"$set": {**fields, "lease_until": None}}
         )
         return result.matched_count == 1
 
     async def mark_sent(
-        self, event_id: str, owner: str, message_id: str, now: datetime, attempts: int
+        self, key: str, owner: str, message_id: str, now: datetime, attempts: int
     ) -> bool:
         return await self._update_held(
-            event_id,
+            key,
             owner,
             {
                 "state": DeliveryState.SENT.value,
@@ -241,7 +211,7 @@ class DeliveryRepository:
 
     async def reschedule(
         self,
-        event_id: str,
+        key: str,
         owner: str,
         *,
         attempts: int,
@@ -250,7 +220,7 @@ class DeliveryRepository:
         error: str,
     ) -> bool:
         return await self._update_held(
-            event_id,
+            key,
             owner,
             {
                 "state": DeliveryState.PENDING.value,
@@ -262,20 +232,28 @@ class DeliveryRepository:
         )
 
     async def finish(
-        self, event_id: str, owner: str, state: DeliveryState, reason: str, attempts: int
+        self, key: str, owner: str, state: DeliveryState, reason: str, attempts: int
     ) -> bool:
         fields = {"state": state.value, "reason": reason, "attempts": attempts}
-        return await self._update_held(event_id, owner, fields)
+        return await self._update_held(key, owner, fields)
 
     # --- operators --------------------------------------------------------------------------
 
-    async def statuses(self, event_ids: Sequence[str]) -> list[DeliveryStatus]:
+    async def statuses(self, tenant_id: str, event_ids: Sequence[str]) -> list[DeliveryStatus]:
         """By `_id` only; unknown ids are left out."""
-        projection = {"state": 1, "attempts": 1, "sent_at": 1, "reason": 1, "last_error": 1}
-        docs = await self._deliveries.find({"_id": {"$in": list(event_ids)}}, projection).to_list()
+        keys = [tenant_key(tenant_id, event_id) for event_id in event_ids]
+        projection = {
+            "event_id": 1,
+            "state": 1,
+            "attempts": 1,
+            "sent_at": 1,
+            "reason": 1,
+            "last_error": 1,
+        }
+        docs = await self._deliveries.find({"_id": {"$in": keys}}, projection).to_list()
         return [
             DeliveryStatus(
-                event_id=str(doc["_id"]),
+                event_id=str(doc["event_id"]),
                 state=DeliveryState(doc["state"]),
                 attempts=int(doc.get("attempts", 0)),
                 sent_at=maybe_aware(doc.get("sent_at")),

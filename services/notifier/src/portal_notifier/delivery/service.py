@@ -3,10 +3,11 @@ retry, give up and report.
 
 Flow per event: `accept` (one insert keyed by event_id, born leased to this replica; a
 redelivery finds it) → Kafka offset committed → `attempt`: SES → `mark_sent`. Transient SES
-faults park the delivery (`due_at` with backoff, plus a work-queue item) so the partition
-keeps flowing; the retry worker of any replica `claim`s it when due, and a slower recovery
-pass takes over deliveries whose owner died mid-attempt (lease expired). Permanent faults
-are dead-lettered and reported as `notification.failed`.
+faults park the delivery (`pending`, `due_at` with backoff) so the partition keeps flowing;
+the retry worker of any replica `claim`s it when due (one atomic conditional update of the
+delivery: exactly one claimer wins), and a slower recovery pass takes over deliveries whose
+owner died mid-attempt (lease expired). Permanent faults are dead-lettered and reported as
+`notification.failed`.
 
 The one window where a crash still duplicates: SES accepted the email and the process dies
 before `mark_sent` reaches MongoDB. The lease then expires and another attempt sends again.
@@ -22,14 +23,13 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from portal_kit.observability import mask_email
 from portal_kit.sealing import SealError, unseal
 from portal_notifier import metrics
 from portal_notifier.branding.domain import EmailBrand
 from portal_notifier.delivery.domain import (
-    TERMINAL,
     DeliveryFailedError,
     Failure,
     Reason,
@@ -124,31 +124,17 @@ class DeliveryService:
             )
         return fresh
 
-    async def claim(self, event_id: str) -> Delivery | None:
-        """Take a parked (due) or abandoned (lease expired) delivery for this replica."""
-        return await self._store.claim(
-            event_id, self.owner, self.clock(), self.settings.lease_seconds
-        )
+    async def claim(self, key: str) -> Delivery | None:
+        """Take a parked (due) or abandoned (lease expired) delivery for this replica; None
+        when it is not claimable (any more): not due, leased to someone live, final, or just
+        taken by a rival."""
+        return await self._store.claim(key, self.owner, self.clock(), self.settings.lease_seconds)
 
     async def due(self, limit: int) -> list[str]:
         return await self._store.due(self.clock(), limit)
 
     async def abandoned(self, limit: int) -> list[str]:
         return await self._store.abandoned(self.clock(), limit)
-
-    async def look_again_later(self, event_id: str) -> None:
-        """A queued retry this replica could not claim: drop it when it is over (left behind
-        by a crash between "final" and "dequeue"), else look again when it may be claimed
-        (someone holds a live lease, or the retry is not due yet)."""
-        now = self.clock()
-        lease = await self._store.lease(event_id)
-        if lease is None or lease.state in TERMINAL:
-            await self._store.dequeue(event_id)
-        else:
-            await self._store.requeue(event_id, max(lease.not_before or now, now))
-
-    async def purge(self, retention: timedelta) -> int:
-        return await self._store.purge(self.clock() - retention)
 
     async def attempt(self, delivery: Delivery) -> None:
         """One attempt of a delivery this process holds the lease of."""
@@ -194,12 +180,8 @@ class DeliveryService:
         sent_at = self.clock()
         context = {"event_id": ref(delivery.event_id), "attempt": attempts}
         # Straight after SES answered: this write is the whole duplicate window.
-        if not await self._store.mark_sent(
-            delivery.event_id, self.owner, message_id, sent_at, attempts
-        ):
+        if not await self._store.mark_sent(delivery.key, self.owner, message_id, sent_at, attempts):
             log.warning("lease lost while sending; another replica may resend", extra=context)
-        if delivery.attempts:
-            await self._store.dequeue(delivery.event_id)
         metrics.SENT.inc()
         elapsed = (sent_at - delivery.request.occurred_at).total_seconds()
         metrics.DELIVERY_SECONDS.observe(max(0.0, elapsed))
@@ -257,14 +239,13 @@ class DeliveryService:
             return
         metrics.RETRIED.inc()
         await self._store.reschedule(
-            delivery.event_id,
+            delivery.key,
             self.owner,
             attempts=attempts,
             first_attempt_at=first_attempt_at,
             due_at=due,
             error=exc.code,
         )
-        await self._store.requeue(delivery.event_id, due)
         log.info(
             "SES busy, retry parked",
             extra={
@@ -283,9 +264,7 @@ class DeliveryService:
         """
         state = final_state(error.reason)
         await self._reporter.report(delivery, error, attempts)
-        await self._store.finish(delivery.event_id, self.owner, state, error.reason.value, attempts)
-        if delivery.attempts:
-            await self._store.dequeue(delivery.event_id)
+        await self._store.finish(delivery.key, self.owner, state, error.reason.value, attempts)
         if state is DeliveryState.FAILED:
             metrics.FAILED.labels(error.reason.value).inc()
         log.warning(

@@ -1,20 +1,17 @@
 """Running deliveries beside the consumer: bounded concurrent attempts (`Dispatcher`) and
-the background pass of every replica that starts parked retries when due, takes over
-abandoned deliveries and purges old ones (`RetryWorker`)."""
+the background pass of every replica that starts parked retries when due and takes over
+abandoned deliveries (`RetryWorker`). Old deliveries are MongoDB's TTL monitor's job."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
 
 from portal_notifier.delivery.models import Delivery
 from portal_notifier.delivery.service import DeliveryService, ref
 
 log = logging.getLogger(__name__)
-
-_PURGE_EVERY_SECONDS = 3600.0
 
 
 class Dispatcher:
@@ -52,8 +49,9 @@ class Dispatcher:
 
 
 class RetryWorker:
-    """Starts parked deliveries once they are due, takes over abandoned ones every
-    `recovery_seconds`, and purges old deliveries hourly."""
+    """Starts parked deliveries once they are due, and takes over abandoned ones every
+    `recovery_seconds`. Finding them is a query; taking one is the atomic claim, so the
+    workers of all replicas may look at the same deliveries: each is started once."""
 
     def __init__(
         self,
@@ -61,39 +59,35 @@ class RetryWorker:
         *,
         poll_seconds: float,
         recovery_seconds: float,
-        retention: timedelta,
         batch: int,
     ) -> None:
         self.dispatcher = dispatcher
         self.service = dispatcher.service
         self.poll_seconds = poll_seconds
         self.recovery_seconds = recovery_seconds
-        self.retention = retention
         self.batch = batch
         self._stopping = asyncio.Event()
 
     async def run_due(self) -> int:
         """Start every parked delivery that is due; returns how many were started."""
         started = 0
-        for event_id in await self.service.due(self.batch):
-            if await self._claim_and_start(event_id):
+        for key in await self.service.due(self.batch):
+            if await self._claim_and_start(key):
                 started += 1
-            else:
-                await self.service.look_again_later(event_id)
         return started
 
     async def recover(self) -> int:
         """Take over deliveries whose owner died mid-attempt; returns how many."""
         started = 0
-        for event_id in await self.service.abandoned(self.batch):
-            if await self._claim_and_start(event_id):
+        for key in await self.service.abandoned(self.batch):
+            if await self._claim_and_start(key):
                 started += 1
         if started:
             log.warning("took over abandoned deliveries", extra={"count": started})
         return started
 
-    async def _claim_and_start(self, event_id: str) -> bool:
-        delivery = await self.service.claim(event_id)
+    async def _claim_and_start(self, key: str) -> bool:
+        delivery = await self.service.claim(key)
         if delivery is None:
             return False
         await self.dispatcher.start(delivery)
@@ -102,16 +96,12 @@ class RetryWorker:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         next_recovery = loop.time()
-        next_purge = loop.time()
         while not self._stopping.is_set():
             try:
                 await self.run_due()
                 if loop.time() >= next_recovery:
                     next_recovery = loop.time() + self.recovery_seconds
                     await self.recover()
-                if loop.time() >= next_purge:
-                    next_purge = loop.time() + _PURGE_EVERY_SECONDS
-                    await self.service.purge(self.retention)
             except Exception:
                 # MongoDB or Kafka briefly away: the parked work stays parked, try again.
                 log.exception("retry pass failed")

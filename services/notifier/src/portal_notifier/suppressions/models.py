@@ -11,3 +11,4 @@ class Suppression:
     address: str  # lower-cased: the entry matches whatever case an event uses
     reason: str
     added_at: datetime | None
+    expires_at: datetime | None = None  # None: until removed

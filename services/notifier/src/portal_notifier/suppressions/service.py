@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from portal_kit.observability import mask_email
-from portal_notifier.errors import NotAnEmailError, NotSuppressedError
+from portal_notifier.errors import InvalidDurationError, NotAnEmailError, NotSuppressedError
 from portal_notifier.suppressions.domain import looks_like_email
 from portal_notifier.suppressions.models import Suppression
 
@@ -15,13 +15,15 @@ from portal_notifier.suppressions.models import Suppression
 class SuppressionStore(Protocol):
     """What the use cases need of the list (`SuppressionRepository`, or a fake)."""
 
-    async def is_suppressed(self, address: str) -> bool: ...
+    async def is_suppressed(self, address: str, now: datetime) -> bool: ...
 
-    async def add(self, address: str, reason: str, now: datetime) -> bool: ...
+    async def add(
+        self, address: str, reason: str, now: datetime, expires_at: datetime | None = None
+    ) -> bool: ...
 
     async def remove(self, address: str) -> bool: ...
 
-    async def entries(self, limit: int = 1000) -> list[Suppression]: ...
+    async def entries(self, now: datetime, limit: int = 1000) -> list[Suppression]: ...
 
 
 def _utc_now() -> datetime:
@@ -34,17 +36,22 @@ class SuppressionService:
         self._clock = clock
 
     async def is_suppressed(self, address: str) -> bool:
-        return await self._store.is_suppressed(address)
+        return await self._store.is_suppressed(address, self._clock())
 
-    async def suppress(self, address: str, reason: str) -> bool:
-        """True when newly suppressed, False when it already was."""
+    async def suppress(self, address: str, reason: str, days: float | None = None) -> bool:
+        """True when newly suppressed, False when it already was. With `days`, the entry
+        lapses by itself after that long (a soft bounce, say)."""
         if not looks_like_email(address):
             raise NotAnEmailError(f"not an email address: {address!r}")
-        return await self._store.add(address, reason, self._clock())
+        if days is not None and days <= 0:
+            raise InvalidDurationError("a suppression lasts a positive number of days")
+        now = self._clock()
+        expires_at = None if days is None else now + timedelta(days=days)
+        return await self._store.add(address, reason, now, expires_at)
 
     async def unsuppress(self, address: str) -> None:
         if not await self._store.remove(address):
             raise NotSuppressedError(f"{mask_email(address)} is not on the suppression list")
 
     async def suppressed(self) -> list[Suppression]:
-        return await self._store.entries()
+        return await self._store.entries(self._clock())
