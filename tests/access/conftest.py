@@ -58,7 +58,8 @@ class Feed:
 
     producer: AIOKafkaProducer
     topic: str
-    versions: dict[str, int] = field(default_factory=dict)
+    # The newest version sent per (tenant, bill group): ids repeat across tenants.
+    versions: dict[tuple[str, str], int] = field(default_factory=dict)
 
     async def bill_group(
         self,
@@ -68,9 +69,10 @@ class Feed:
         version: int | None = None,
         **extra: Any,
     ) -> None:
+        held = self.versions.get((tenant, bill_group_id), 0)
         if version is None:
-            version = self.versions.get(bill_group_id, 0) + 1
-        self.versions[bill_group_id] = max(version, self.versions.get(bill_group_id, 0))
+            version = held + 1
+        self.versions[(tenant, bill_group_id)] = max(version, held)
         raw = {
             **EXAMPLES[(EventType.BILL_GROUP_STATE, 1)],
             "bill_group_id": bill_group_id,

@@ -1,4 +1,4 @@
-"""Admin API on real Kafka + FerretDB: rules, events, tenant isolation, audit, sessions."""
+"""Admin API on real Kafka + MongoDB: rules, events, tenant isolation, audit, sessions."""
 
 from __future__ import annotations
 

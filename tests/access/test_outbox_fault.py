@@ -104,7 +104,8 @@ async def test_event_written_before_a_kill_is_published_after_restart(
                 base + "/rules", json={"kind": "domain", "value": "customer.example"}
             )
             assert granted.status_code == 201
-        portal = await mongo[database]["portals"].find_one({"_id": "bg_f"})
+        portal_id = {"t": "demo", "b": "bg_f"}
+        portal = await mongo[database]["portals"].find_one({"_id": portal_id})
         assert portal is not None
         owed = [entry["event_id"] for entry in portal["outbox"]]
         assert len(owed) == 1
@@ -119,7 +120,7 @@ async def test_event_written_before_a_kill_is_published_after_restart(
         assert records[0].key == b"bg_f"
 
         async def marked_sent() -> bool:
-            doc = await mongo[database]["portals"].find_one({"_id": "bg_f"})
+            doc = await mongo[database]["portals"].find_one({"_id": portal_id})
             return doc is not None and doc["outbox"] == [] and doc["has_outbox"] is False
 
         await eventually(marked_sent)

@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 from portal_access.api_keys.models import ApiKey
 from portal_access.audit.models import AuditEntry
-from portal_access.outbox.models import Hint, OutboxEntry, Owed
+from portal_access.outbox.models import DocId, Hint, OutboxEntry, Owed
 from portal_access.portals.models import BillGroupFields, Portal, PortalChange, Projected
 from portal_access.sessions.models import Session, SessionScope
+from portal_access.signin.domain import Bucket
 from portal_access.signin.models import Challenge, ChallengeKind
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -36,7 +37,7 @@ class Clock:
 class Woken:
     hints: list[Hint] = field(default_factory=list)
 
-    def __call__(self, collection: str, doc_id: str) -> None:
+    def __call__(self, collection: str, doc_id: DocId) -> None:
         self.hints.append(Hint(collection, doc_id))
 
 
@@ -182,53 +183,48 @@ class FakeAudit:
 @dataclass
 class FakeChallenges:
     challenges: dict[str, Challenge] = field(default_factory=dict)
-    tokens: dict[str, str] = field(default_factory=dict)
-    consumed: set[str] = field(default_factory=set)
-    attempts: dict[str, int] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)
     outbox: list[OutboxEntry] = field(default_factory=list)
 
-    async def add(
-        self, challenge: Challenge, token_hash: str | None, events: Sequence[OutboxEntry] = ()
-    ) -> None:
-        if token_hash is not None:
-            self.tokens[token_hash] = challenge.challenge_id
-        self.challenges[challenge.challenge_id] = challenge
+    async def add(self, challenge: Challenge, events: Sequence[OutboxEntry] = ()) -> None:
+        assert challenge.token_hash not in self.challenges
+        self.ids[challenge.challenge_id] = challenge.token_hash
+        self.challenges[challenge.token_hash] = challenge
         self.outbox.extend(events)
 
     async def by_token(self, token_hash: str, kind: ChallengeKind) -> Challenge | None:
-        challenge = self.challenges.get(self.tokens.get(token_hash, ""))
+        challenge = self.challenges.get(token_hash)
         if challenge is None or challenge.kind != kind or challenge.decoy:
             return None
         return challenge
 
     async def get(self, challenge_id: str, kind: ChallengeKind) -> Challenge | None:
-        challenge = self.challenges.get(challenge_id)
+        challenge = self.challenges.get(self.ids.get(challenge_id, ""))
         return challenge if challenge is not None and challenge.kind == kind else None
 
     async def consume(self, challenge: Challenge, now: datetime, method: str) -> bool:
-        if challenge.challenge_id in self.consumed:
+        held = self.challenges[challenge.token_hash]
+        if held.consumed_at is not None:
             return False
-        self.consumed.add(challenge.challenge_id)
+        self.challenges[challenge.token_hash] = replace(held, consumed_at=now)
         return True
 
-    async def is_consumed(self, challenge_id: str) -> bool:
-        return challenge_id in self.consumed
-
     async def take_attempt(self, challenge: Challenge, max_attempts: int) -> int | None:
-        taken = self.attempts.get(challenge.challenge_id, 0)
-        if taken >= max_attempts:
+        held = self.challenges[challenge.token_hash]
+        if held.attempts >= max_attempts:
             return None
-        self.attempts[challenge.challenge_id] = taken + 1
-        return taken + 1
+        self.challenges[challenge.token_hash] = replace(held, attempts=held.attempts + 1)
+        return held.attempts + 1
 
 
 @dataclass
 class FakeCounters:
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[Bucket, int] = field(default_factory=dict)
 
-    async def hit(self, bucket: str, purge_at: datetime) -> int:
-        self.counts[bucket] = self.counts.get(bucket, 0) + 1
-        return self.counts[bucket]
+    async def hit(self, bucket: Bucket) -> bool:
+        key = replace(bucket, resets_at=T0, limit=0)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        return self.counts[key] <= bucket.limit
 
 
 @dataclass
@@ -267,7 +263,7 @@ class FakeStaffLinks:
         return (tenant_id, nonce) in self.nonces
 
     async def consume(
-        self, tenant_id: str, nonce: str, staff_email: str, now: datetime, purge_at: datetime
+        self, tenant_id: str, nonce: str, staff_email: str, now: datetime, expires_at: datetime
     ) -> bool:
         if (tenant_id, nonce) in self.nonces:
             return False

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 
+from portal_access import tokens
 from portal_access.errors import (
     AccessEndedError,
     ExpiredOrUsedError,
@@ -48,10 +49,12 @@ async def test_an_allowed_address_gets_a_link_and_a_code(world: World) -> None:
     [event] = world.challenge_repo.outbox
     assert event.type == "signin.requested"
     assert json.loads(event.body)["payload"]["email"] == "jane@customer.example"
-    assert world.woken.hints[-1].doc_id == accepted.pending_id
     secret = secret_of(world, accepted.pending_id)
     assert secret.link.startswith("https://portal.example/p/key-bg_1/verify/")
     token = secret.link.rsplit("/", 1)[1]
+    # The challenge is keyed by its token's hash, and the relay is woken with that key.
+    assert world.woken.hints[-1].doc_id == tokens.hash_secret(token)
+    assert world.challenge_repo.ids[accepted.pending_id] == tokens.hash_secret(token)
 
     started = await world.signin.verify(token, None, None)
     assert (started.session.email, started.session.rule_id) == ("jane@customer.example", "rul_1")
@@ -77,7 +80,7 @@ async def test_no_access_gets_a_decoy_that_looks_the_same(
     assert set(accepted.model_dump()) == {"pending_id", "expires_at"}
     assert world.challenge_repo.outbox == []
     assert world.woken.hints == []
-    challenge = world.challenge_repo.challenges[accepted.pending_id]
+    challenge = world.challenge_repo.challenges[world.challenge_repo.ids[accepted.pending_id]]
     assert (challenge.decoy, challenge.code_hash, challenge.rule_id) == (True, None, None)
     # Codes are tried like for a real challenge, and never match.
     for left in (4, 3, 2, 1, 0):

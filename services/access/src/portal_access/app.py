@@ -5,11 +5,9 @@ get their repositories in their constructor, routes get use cases as Litestar de
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import datetime
+from collections.abc import AsyncIterator
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -51,8 +49,6 @@ from portal_kit.ops import kafka_check, mongo_check, ops_routes
 
 log = logging.getLogger(__name__)
 
-HOUSEKEEPING_SECONDS = 300.0
-
 
 def _provide(value: object) -> Provide:
     def provide() -> Any:
@@ -70,21 +66,6 @@ def signin_policy(settings: Settings) -> SigninPolicy:
         seal_keys=s.seal_keys,
         urls=PortalUrls(s.portal_public_url),
     )
-
-
-async def _housekeeping(purges: Sequence[Callable[[datetime], Awaitable[int]]]) -> None:
-    """Deletes expired records (FerretDB v1 has no TTL indexes)."""
-    while True:
-        await asyncio.sleep(HOUSEKEEPING_SECONDS)
-        try:
-            now = utc_now()
-            removed = 0
-            for purge in purges:
-                removed += await purge(now)
-            if removed:
-                log.info("purged expired records", extra={"removed": removed})
-        except Exception:
-            log.exception("housekeeping failed")
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -142,15 +123,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await broker.start()
         if settings.relay_enabled:
             relay.start()
-        purges = [challenge_repo.purge, session_repo.purge, limit_repo.purge]
-        housekeeping = asyncio.create_task(_housekeeping(purges), name="access-housekeeping")
         log.info("access started", extra={"relay": settings.relay_enabled})
         try:
             yield
         finally:
-            housekeeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await housekeeping
             # Consumers stop first; the relay's owed events stay in MongoDB for the next start.
             await broker.stop()
             await relay.stop()

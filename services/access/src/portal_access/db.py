@@ -1,26 +1,26 @@
-"""MongoDB: the client, the service's database and the per-process write locks.
+"""MongoDB: the client, the service's database, and the conventions every repository keeps.
 
 Only repositories (`*/repository.py`) use this module; every one of them converts documents to
-typed models before they leave it. FerretDB v1 compatible: no transactions, TTL or partial
-indexes; `$pull` only with the exact element.
+typed models before they leave it. Written for MongoDB's semantics (production runs MongoDB;
+the local stack's mongo-java-server speaks the same protocol):
 
-FerretDB v1 (SQLite) does NOT apply concurrent updates of one document atomically (measured:
-50 concurrent `$inc` of one field end at 5; a conditional `find_one_and_update` lets two
-callers win). So:
-- every guarantee that must hold across replicas (single-use tokens and codes, attempt
-  limits) rests on inserts into unique indexes, atomic on every backend;
-- rate-limit counters use `$inc` (atomic on MongoDB; on FerretDB a burst of concurrent
-  requests may be undercounted, which only loosens the dev stack's limits);
-- read-modify-write updates of shared documents (portal, session, challenge) are also
-  serialised per process with the lock of their collection (`Mongo.lock`), which makes one
-  replica correct on FerretDB; on MongoDB single-document operations are atomic by themselves.
-
-Hot lookups go by `_id`: FerretDB v1 (SQLite) answers any other filter with a full scan.
+- a single-document write is atomic: `$inc`, `$push` and an update conditioned on the
+  document's current state (`rev`, `version`, `consumed_at`, a counter below its limit) are
+  exact however many replicas race, so no lock is held anywhere;
+- a unique index (`_id` included) admits exactly one of concurrent inserts;
+- no transactions: writes that must go together are ONE document write (state and the events
+  it owes: the embedded outbox);
+- expiry: a TTL index (`expireAfterSeconds` on `expires_at`) deletes what no longer matters,
+  and the code checks every expiry itself (TTL deletion runs about once a minute, and the
+  local stand-in never runs it);
+- keys: a document about an upstream object is keyed by the tenant too (`bill_group_key`),
+  since two tenants may reuse an upstream id; a document keyed by a secret's hash or an id we
+  generate (256 random bits, 96 for public ids) is globally unique. Every request on a
+  customer's path reads by `_id`.
 """
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -32,8 +32,8 @@ from portal_access.settings import Settings
 # A raw MongoDB document: never leaves a repository.
 Doc = dict[str, Any]
 
-# Used and expired documents stay this long after they stop mattering (FerretDB v1 has no TTL
-# indexes, so housekeeping deletes them).
+# Used and expired documents stay this long after their expiry (for "expired" vs "unknown"
+# answers and for owed events a Kafka outage held back), then their TTL index deletes them.
 RETENTION = timedelta(days=1)
 
 
@@ -41,17 +41,28 @@ def mongo_client(settings: Settings, *, connect: bool = True) -> AsyncMongoClien
     return AsyncMongoClient(settings.mongodb_uri, tz_aware=True, connect=connect)
 
 
+def bill_group_key(tenant_id: str, bill_group_id: str) -> Doc:
+    """The `_id` of a bill group's document: `{"t": tenant, "b": bill group}`.
+
+    A subdocument, not a joined string (ids may contain any separator). MongoDB compares an
+    embedded `_id` field by field in this order, so build it only here; sharded on `{_id: 1}`
+    its ranges follow (tenant, bill group)."""
+    return {"t": tenant_id, "b": bill_group_id}
+
+
+async def expire_after(
+    collection: AsyncCollection[Doc], after: timedelta, field: str = "expires_at"
+) -> None:
+    """A TTL index: MongoDB deletes a document `after` its `field` date has passed."""
+    await collection.create_index(field, expireAfterSeconds=int(after.total_seconds()))
+
+
 class Mongo:
-    """The service's database and the locks its repositories share."""
+    """The service's database."""
 
     def __init__(self, client: AsyncMongoClient[Doc], database: str) -> None:
         self.client = client
         self.database = client[database]
-        self._locks: dict[str, asyncio.Lock] = {}
 
     def collection(self, name: str) -> AsyncCollection[Doc]:
         return self.database[name]
-
-    def lock(self, collection: str) -> asyncio.Lock:
-        """Serialises this process's read-modify-write updates of one collection."""
-        return self._locks.setdefault(collection, asyncio.Lock())

@@ -13,6 +13,10 @@ from portal_contracts.registry import spec_for_model
 PORTALS, CHALLENGES, SESSIONS = "portals", "challenges", "sessions"
 OUTBOX_COLLECTIONS = (PORTALS, CHALLENGES, SESSIONS)
 
+# The `_id` of a document with an outbox: a string (a token hash), or (tenant, bill group) for
+# a portal (stored as `db.bill_group_key`). Hashable, so hints can be deduplicated.
+DocId = str | tuple[str, str]
+
 
 @dataclass(frozen=True)
 class OutboxEntry:
@@ -42,7 +46,7 @@ class Hint:
     """A document that this process just gave owed events."""
 
     collection: str
-    doc_id: str
+    doc_id: DocId
 
 
 @dataclass(frozen=True)
@@ -50,5 +54,5 @@ class Owed:
     """The owed entries of one document, as read."""
 
     collection: str
-    doc_id: str
+    doc_id: DocId
     entries: tuple[OutboxEntry, ...]

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from prometheus_client import Counter
 
-from portal_access.outbox.models import Hint, OutboxEntry, Owed
+from portal_access.outbox.models import DocId, Hint, OutboxEntry, Owed
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ RELAY_ERRORS = Counter("access_outbox_relay_errors_total", "Failed outbox relay 
 
 Publish = Callable[[OutboxEntry], Awaitable[None]]
 # (collection, document id): a document that this process just gave owed events.
-Wake = Callable[[str, str], None]
+Wake = Callable[[str, DocId], None]
 
 
 class OwedEvents(Protocol):
@@ -27,7 +27,7 @@ class OwedEvents(Protocol):
     async def mark_sent(self, owed: Owed) -> None: ...
 
 
-def no_relay(collection: str, doc_id: str) -> None:
+def no_relay(collection: str, doc_id: DocId) -> None:
     """This replica does not relay; another replica's sweep publishes what it owes."""
 
 
@@ -48,7 +48,7 @@ class Relay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    def wake(self, collection: str, doc_id: str) -> None:
+    def wake(self, collection: str, doc_id: DocId) -> None:
         self._hints.append(Hint(collection, doc_id))
         self._wake.set()
 

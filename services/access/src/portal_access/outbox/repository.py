@@ -1,14 +1,16 @@
 """Reading and clearing the outbox embedded in portal, challenge and session documents.
 
-Writing entries is part of each feature's own single-document write (see `stored_entry`)."""
+Writing entries is part of each feature's own single-document write (see `stored_entry`): the
+state and the events it owes are one atomic MongoDB update, so an event exists exactly when
+its state change does."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TypedDict
 
-from portal_access.db import Doc, Mongo
-from portal_access.outbox.models import OUTBOX_COLLECTIONS, Hint, OutboxEntry, Owed
+from portal_access.db import Doc, Mongo, bill_group_key
+from portal_access.outbox.models import OUTBOX_COLLECTIONS, DocId, Hint, OutboxEntry, Owed
 
 _OUTBOX_FIELDS = {"outbox": 1, "has_outbox": 1}
 SWEEP_LIMIT = 500
@@ -26,7 +28,6 @@ class StoredEntry(TypedDict):
 
 
 def stored_entry(entry: OutboxEntry) -> StoredEntry:
-    """The stored form (field order matters: `$pull` matches the exact element)."""
     return {
         "event_id": entry.event_id,
         "type": entry.type,
@@ -48,11 +49,22 @@ def _entry(doc: Doc) -> OutboxEntry:
     )
 
 
+def _mongo_id(doc_id: DocId) -> object:
+    return bill_group_key(*doc_id) if isinstance(doc_id, tuple) else doc_id
+
+
+def _doc_id(raw: object) -> DocId:
+    if isinstance(raw, dict):
+        return (str(raw["t"]), str(raw["b"]))
+    return str(raw)
+
+
 class OutboxRepository:
     def __init__(self, mongo: Mongo) -> None:
         self._mongo = mongo
 
     async def ensure_indexes(self) -> None:
+        # The sweep's filter (a background pass, never on a customer's path).
         for name in OUTBOX_COLLECTIONS:
             await self._mongo.collection(name).create_index("has_outbox")
 
@@ -67,28 +79,34 @@ class OutboxRepository:
             return found
         for hint in dict.fromkeys(only):
             hinted = await self._mongo.collection(hint.collection).find_one(
-                {"_id": hint.doc_id}, _OUTBOX_FIELDS
+                {"_id": _mongo_id(hint.doc_id)}, _OUTBOX_FIELDS
             )
             if hinted is not None:
                 found.append(_owed(hint.collection, hinted))
         return found
 
     async def mark_sent(self, owed: Owed) -> None:
-        """Remove the published entries, keeping any added since they were read."""
+        """Remove the published entries, keeping any added since they were read.
+
+        Common case, one conditional write: the outbox still holds exactly what was read. Else
+        `$pull` the published ones by `event_id`, then clear the flag only where the outbox is
+        empty at that instant (a concurrent `$push` sets it again in its own atomic write)."""
         collection = self._mongo.collection(owed.collection)
-        entries = [stored_entry(e) for e in owed.entries]
-        async with self._mongo.lock(owed.collection):
-            # Common case, one write: nothing was added since the read.
-            done = await collection.update_one(
-                {"_id": owed.doc_id, "outbox": entries},
-                {"$set": {"outbox": [], "has_outbox": False}},
-            )
-            if done.matched_count == 1:
-                return
-            for entry in entries:
-                # FerretDB v1 pulls only an exactly equal element: pass back what was read.
-                await collection.update_one({"_id": owed.doc_id}, {"$pull": {"outbox": entry}})
+        doc_id = _mongo_id(owed.doc_id)
+        done = await collection.update_one(
+            {"_id": doc_id, "outbox": [stored_entry(e) for e in owed.entries]},
+            {"$set": {"outbox": [], "has_outbox": False}},
+        )
+        if done.matched_count == 1:
+            return
+        sent = [e.event_id for e in owed.entries]
+        await collection.update_one(
+            {"_id": doc_id}, {"$pull": {"outbox": {"event_id": {"$in": sent}}}}
+        )
+        await collection.update_one(
+            {"_id": doc_id, "outbox": {"$size": 0}}, {"$set": {"has_outbox": False}}
+        )
 
 
 def _owed(collection: str, doc: Doc) -> Owed:
-    return Owed(collection, doc["_id"], tuple(_entry(e) for e in doc.get("outbox", [])))
+    return Owed(collection, _doc_id(doc["_id"]), tuple(_entry(e) for e in doc.get("outbox", [])))

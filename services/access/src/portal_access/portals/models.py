@@ -24,7 +24,7 @@ class StoredRule:
 
 @dataclass(frozen=True)
 class Portal:
-    """One per bill group (`_id` = bill group id), `rev` for optimistic concurrency."""
+    """One per (tenant, bill group), `rev` for optimistic concurrency."""
 
     bill_group_id: str
     tenant_id: str

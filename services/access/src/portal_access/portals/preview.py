@@ -39,7 +39,7 @@ class SessionOpener(Protocol):
 
 
 class PreviewGrants(Protocol):
-    async def add(self, challenge: Challenge, token_hash: str | None) -> None: ...
+    async def add(self, challenge: Challenge) -> None: ...
     async def by_token(self, token_hash: str, kind: ChallengeKind) -> Challenge | None: ...
     async def consume(self, challenge: Challenge, now: datetime, method: str) -> bool: ...
 
@@ -73,6 +73,7 @@ class PreviewService:
         token = tokens.new_secret()
         grant = Challenge(
             challenge_id=tokens.new_id("prv"),
+            token_hash=tokens.hash_secret(token),
             kind="preview",
             tenant_id=who.tenant_id,
             bill_group_id=bill_group_id,
@@ -80,7 +81,7 @@ class PreviewService:
             created_at=now,
             expires_at=now + PREVIEW_LIFETIME,
         )
-        await self._grants.add(grant, tokens.hash_secret(token))
+        await self._grants.add(grant)
         await self._audit.record(
             AuditEntry(who.tenant_id, bill_group_id, who.actor, "preview.created", self._now())
         )
@@ -92,7 +93,7 @@ class PreviewService:
     async def redeem(self, preview_token: str) -> StartedSession:
         now = self._now()
         grant = await self._grants.by_token(tokens.hash_secret(preview_token), "preview")
-        if grant is None or grant.expires_at <= now:
+        if grant is None or grant.expires_at <= now or grant.consumed_at is not None:
             raise ExpiredOrUsedError()
         if not await self._grants.consume(grant, now, "preview"):
             raise ExpiredOrUsedError()

@@ -1,4 +1,17 @@
-"""The `portals` collection: one document per bill group, with its rules and its outbox."""
+"""The `portals` collection: one document per (tenant, bill group) with its rules and its
+outbox, and `portal_keys`: the lookup of a portal link.
+
+- `portals._id` = `{"t": tenant, "b": bill group}` (`db.bill_group_key`): a second tenant's
+  bill group with the same id is another document. Every change is one atomic update
+  conditioned on what was read (`version` for the projection, `rev` for admin changes), with
+  the events it owes `$push`ed in the same write.
+- `portal_keys._id` = SHA-256 of the portal key, pointing at the portal's `_id`: the
+  customer's path reads the pointer and then the portal, both by `_id`. The pointer is an
+  index, not the truth: it is written BEFORE the portal names the key and deleted only AFTER
+  the portal stopped naming it, and a lookup accepts it only if the portal still holds that
+  very key. So a crash between the two writes leaves at most a dead pointer (a 404), never a
+  portal without a way in or a link that opens another portal.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +22,8 @@ from typing import TypedDict
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
-from portal_access.db import Doc, Mongo
+from portal_access import tokens
+from portal_access.db import Doc, Mongo, bill_group_key
 from portal_access.outbox.models import PORTALS, OutboxEntry
 from portal_access.outbox.repository import stored_entry
 from portal_access.portals.models import (
@@ -21,82 +35,104 @@ from portal_access.portals.models import (
 )
 from portal_contracts.portal import RuleKind
 
+PORTAL_KEYS = "portal_keys"
 _NO_OUTBOX = {"outbox": 0}
 
 
 class PortalRepository:
     def __init__(self, mongo: Mongo) -> None:
-        self._mongo = mongo
         self._portals = mongo.collection(PORTALS)
+        self._keys = mongo.collection(PORTAL_KEYS)
 
     async def ensure_indexes(self) -> None:
-        await self._portals.create_index("portal_key", unique=True)
+        # The staff console's account page (not a customer's path).
         await self._portals.create_index([("tenant_id", ASCENDING), ("account_id", ASCENDING)])
 
     async def project(
         self, tenant_id: str, version: int, fields: BillGroupFields, new_portal_key: str
     ) -> Projected:
         """Apply a bill group state only if newer than what is held (replay-safe)."""
+        key = bill_group_key(tenant_id, fields.bill_group_id)
         state = {
             "account_id": fields.account_id,
             "account_name": fields.account_name,
             "entity_id": fields.entity_id,
             "name": fields.name,
             "contract_status": fields.contract_status,
+            "version": version,
         }
         active = fields.contract_status == "active"
+        for _ in range(2):
+            # Atomic: of two deliveries racing, only one finds the older version.
+            updated = await self._portals.update_one(
+                {"_id": key, "version": {"$lt": version}}, {"$set": state}
+            )
+            if updated.matched_count == 1:
+                return Projected(applied=True, redelivered=False, contract_active=active)
+            held = await self._portals.find_one({"_id": key}, {"version": 1})
+            if held is not None:
+                redelivered = held.get("version") == version
+                return Projected(applied=False, redelivered=redelivered, contract_active=active)
+            if await self._create(key, tenant_id, fields.bill_group_id, state, new_portal_key):
+                return Projected(applied=True, redelivered=False, contract_active=active)
+            # Another replica created it meanwhile (the `_id` admits one insert): compare again.
+        raise AssertionError("a portal that exists could not be read")
+
+    async def _create(
+        self, key: Doc, tenant_id: str, bill_group_id: str, state: Doc, portal_key: str
+    ) -> bool:
+        key_hash = tokens.hash_secret(portal_key)
+        await self._keys.insert_one({"_id": key_hash, "portal": key})
         try:
             await self._portals.insert_one(
                 {
-                    "_id": fields.bill_group_id,
+                    "_id": key,
                     "tenant_id": tenant_id,
+                    "bill_group_id": bill_group_id,
                     **state,
-                    "version": version,
                     "enabled": False,
-                    "portal_key": new_portal_key,
+                    "portal_key": portal_key,
                     "rules": [],
                     "rev": 0,
                     "outbox": [],
                     "has_outbox": False,
                 }
             )
-            return Projected(applied=True, redelivered=False, contract_active=active)
-        except DuplicateKeyError as exc:
-            if "portal_key" in str(exc):
-                raise
-        async with self._mongo.lock(PORTALS):
-            result = await self._portals.update_one(
-                {"_id": fields.bill_group_id, "tenant_id": tenant_id, "version": {"$lt": version}},
-                {"$set": {**state, "version": version}},
-            )
-        if result.modified_count == 1:
-            return Projected(applied=True, redelivered=False, contract_active=active)
-        held = await self._portals.find_one(
-            {"_id": fields.bill_group_id, "tenant_id": tenant_id}, {"version": 1}
-        )
-        redelivered = held is not None and held.get("version") == version
-        return Projected(applied=False, redelivered=redelivered, contract_active=active)
+        except DuplicateKeyError:
+            await self._keys.delete_one({"_id": key_hash})
+            return False
+        return True
 
     async def get(self, tenant_id: str, bill_group_id: str) -> Portal | None:
         doc = await self._portals.find_one(
-            {"_id": bill_group_id, "tenant_id": tenant_id}, _NO_OUTBOX
+            {"_id": bill_group_key(tenant_id, bill_group_id)}, _NO_OUTBOX
         )
         return None if doc is None else _portal(doc)
 
     async def by_key(self, portal_key: str) -> Portal | None:
-        doc = await self._portals.find_one({"portal_key": portal_key}, _NO_OUTBOX)
-        return None if doc is None else _portal(doc)
+        """Two reads by `_id`: the key's pointer, then the portal that must still hold it."""
+        pointer = await self._keys.find_one({"_id": tokens.hash_secret(portal_key)})
+        if pointer is None:
+            return None
+        target = bill_group_key(pointer["portal"]["t"], pointer["portal"]["b"])
+        doc = await self._portals.find_one({"_id": target}, _NO_OUTBOX)
+        if doc is None or not tokens.same_secret(doc["portal_key"], portal_key):
+            return None
+        return _portal(doc)
 
     async def of_account(self, tenant_id: str, account_id: str) -> list[Portal]:
         cursor = self._portals.find(
             {"tenant_id": tenant_id, "account_id": account_id}, _NO_OUTBOX
-        ).sort("_id", ASCENDING)
+        ).sort("bill_group_id", ASCENDING)
         return [_portal(doc) for doc in await cursor.to_list()]
 
     async def commit(
         self, portal: Portal, change: PortalChange, events: Sequence[OutboxEntry]
     ) -> bool:
-        """State and owed events in one write, only if nobody changed the portal meanwhile."""
+        """State and owed events in one atomic write, only if nobody changed the portal since
+        it was read (`rev`). A new link's pointer is written before and the old one deleted
+        after (see the module docstring)."""
+        key = bill_group_key(portal.tenant_id, portal.bill_group_id)
         changes: Doc = {}
         if change.enabled is not None:
             changes["enabled"] = change.enabled
@@ -104,16 +140,19 @@ class PortalRepository:
             changes["rules"] = [_rule_doc(r) for r in change.rules]
         if change.portal_key is not None:
             changes["portal_key"] = change.portal_key
+            await self._keys.insert_one(
+                {"_id": tokens.hash_secret(change.portal_key), "portal": key}
+            )
         update: Doc = {"$set": changes, "$inc": {"rev": 1}}
         if events:
             changes["has_outbox"] = True
             update["$push"] = {"outbox": {"$each": [stored_entry(e) for e in events]}}
-        async with self._mongo.lock(PORTALS):
-            result = await self._portals.update_one(
-                {"_id": portal.bill_group_id, "tenant_id": portal.tenant_id, "rev": portal.rev},
-                update,
-            )
-        return result.modified_count == 1
+        result = await self._portals.update_one({"_id": key, "rev": portal.rev}, update)
+        committed = result.modified_count == 1
+        if change.portal_key is not None:
+            unused = portal.portal_key if committed else change.portal_key
+            await self._keys.delete_one({"_id": tokens.hash_secret(unused)})
+        return committed
 
 
 class StoredRuleDoc(TypedDict):
@@ -136,8 +175,8 @@ def _rule_doc(rule: StoredRule) -> StoredRuleDoc:
 
 def _portal(doc: Doc) -> Portal:
     return Portal(
-        bill_group_id=doc["_id"],
-        tenant_id=doc["tenant_id"],
+        bill_group_id=doc["_id"]["b"],
+        tenant_id=doc["_id"]["t"],
         portal_key=doc["portal_key"],
         enabled=bool(doc.get("enabled")),
         contract_status=doc.get("contract_status"),

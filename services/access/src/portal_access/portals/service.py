@@ -272,7 +272,7 @@ class PortalService:
             change, events, result = decided
             if await self._portals.commit(portal, change, events):
                 if events:
-                    self._wake(PORTALS, portal.bill_group_id)
+                    self._wake(PORTALS, (portal.tenant_id, portal.bill_group_id))
                 return _changed(portal, change), result
         raise ConcurrentUpdateError("the portal changed meanwhile; try again")
 

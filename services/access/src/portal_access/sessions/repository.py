@@ -1,6 +1,11 @@
-"""The `sessions` collection. Reads by `_id` (the token hash) on the customer's path; the
-expiry is checked by the use case, because FerretDB v1 turns a range condition beside `_id`
-into a full collection scan."""
+"""The `sessions` collection, `_id` = SHA-256 of the session token (globally unique; the
+tenant and bill group are fields, indexed for the staff listings and revocations).
+
+The customer's path reads and updates by `_id` only (validate, touch, sign out); the use case
+checks idle and absolute expiry itself, and a TTL index on `expires_at` deletes sessions a
+day after their absolute expiry. Each update is one atomic single-document write (`touch`
+and `revoke_one` only change a session that is not revoked); ending every session of a
+scope is one `update_many`, whose per-document updates are atomic."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from datetime import datetime
 
 from pymongo import ASCENDING, DESCENDING
 
-from portal_access.db import RETENTION, Doc, Mongo
+from portal_access.db import RETENTION, Doc, Mongo, expire_after
 from portal_access.outbox.models import SESSIONS, OutboxEntry
 from portal_access.outbox.repository import stored_entry
 from portal_access.sessions.models import Session, SessionScope
@@ -19,7 +24,6 @@ _NO_OUTBOX = {"outbox": 0}
 
 class SessionRepository:
     def __init__(self, mongo: Mongo) -> None:
-        self._mongo = mongo
         self._sessions = mongo.collection(SESSIONS)
 
     async def ensure_indexes(self) -> None:
@@ -27,7 +31,7 @@ class SessionRepository:
         await self._sessions.create_index(
             [("tenant_id", ASCENDING), ("bill_group_id", ASCENDING), ("rule_id", ASCENDING)]
         )
-        await self._sessions.create_index("purge_at")
+        await expire_after(self._sessions, RETENTION)
 
     async def add(self, session: Session, events: Sequence[OutboxEntry] = ()) -> None:
         """The session and the events it owes, in one insert."""
@@ -47,7 +51,6 @@ class SessionRepository:
                 "revoked_at": session.revoked_at,
                 "outbox": [stored_entry(e) for e in events],
                 "has_outbox": bool(events),
-                "purge_at": session.expires_at + RETENTION,
             }
         )
 
@@ -56,18 +59,16 @@ class SessionRepository:
         return None if doc is None else _session(doc)
 
     async def touch(self, token_hash: str, now: datetime, idle_expires_at: datetime) -> None:
-        async with self._mongo.lock(SESSIONS):
-            await self._sessions.update_one(
-                {"_id": token_hash, "revoked_at": None},
-                {"$set": {"last_seen_at": now, "idle_expires_at": idle_expires_at}},
-            )
+        await self._sessions.update_one(
+            {"_id": token_hash, "revoked_at": None},
+            {"$set": {"last_seen_at": now, "idle_expires_at": idle_expires_at}},
+        )
 
     async def revoke_one(self, token_hash: str, now: datetime, reason: str) -> None:
-        async with self._mongo.lock(SESSIONS):
-            await self._sessions.update_one(
-                {"_id": token_hash, "revoked_at": None},
-                {"$set": {"revoked_at": now, "revoked_reason": reason}},
-            )
+        await self._sessions.update_one(
+            {"_id": token_hash, "revoked_at": None},
+            {"$set": {"revoked_at": now, "revoked_reason": reason}},
+        )
 
     async def revoke(self, scope: SessionScope, now: datetime, reason: str) -> int:
         """Ends every unexpired session in `scope`; returns how many."""
@@ -76,11 +77,10 @@ class SessionRepository:
             query["rule_id"] = scope.rule_id
         if scope.session_id is not None:
             query["session_id"] = scope.session_id
-        async with self._mongo.lock(SESSIONS):
-            result = await self._sessions.update_many(
-                {**query, "revoked_at": None, "expires_at": {"$gt": now}},
-                {"$set": {"revoked_at": now, "revoked_reason": reason}},
-            )
+        result = await self._sessions.update_many(
+            {**query, "revoked_at": None, "expires_at": {"$gt": now}},
+            {"$set": {"revoked_at": now, "revoked_reason": reason}},
+        )
         return result.modified_count
 
     async def active(self, tenant_id: str, bill_group_id: str, now: datetime) -> list[Session]:
@@ -95,10 +95,6 @@ class SessionRepository:
             _NO_OUTBOX,
         ).sort("created_at", DESCENDING)
         return [_session(doc) for doc in await cursor.to_list()]
-
-    async def purge(self, now: datetime) -> int:
-        result = await self._sessions.delete_many({"purge_at": {"$lt": now}})
-        return result.deleted_count
 
 
 def _session(doc: Doc) -> Session:

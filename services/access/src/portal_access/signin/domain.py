@@ -53,15 +53,15 @@ def hash_code(challenge_id: str, code: str) -> str:
 
 @dataclass(frozen=True)
 class Window:
-    key: str
+    start: int  # epoch seconds
     resets_at: datetime
 
 
 def rate_window(now: datetime, seconds: int) -> Window:
-    """Fixed window containing `now`: all replicas agree on its key without talking."""
+    """Fixed window containing `now`: all replicas agree on it without talking."""
     epoch = int(now.timestamp())
     start = epoch - epoch % seconds
-    return Window(str(start), datetime.fromtimestamp(start + seconds, tz=now.tzinfo))
+    return Window(start, datetime.fromtimestamp(start + seconds, tz=now.tzinfo))
 
 
 def retry_after_seconds(now: datetime, resets_at: datetime) -> int:
@@ -79,26 +79,35 @@ class RateLimit:
 
 @dataclass(frozen=True)
 class Bucket:
-    """One counter of one limit: its shared id, when it resets, and its limit."""
+    """One counter of one limit in one window: one shared document per bucket.
 
-    id: str
+    `tenant_id` is the portal's tenant for the per-portal limit (bill group ids repeat across
+    tenants) and "" for the cross-tenant ones (an address or a client IP, wherever it asks)."""
+
+    scope: str
+    tenant_id: str
+    key: str
+    window: int
     resets_at: datetime
     limit: int
 
 
-def buckets(now: datetime, keyed: Sequence[tuple[RateLimit, str]]) -> list[Bucket]:
-    """The counters a request counts against; every request counts, granted or not."""
+def buckets(now: datetime, keyed: Sequence[tuple[RateLimit, str, str]]) -> list[Bucket]:
+    """The counters a request counts against, from (limit, tenant or "", key); every request
+    counts, granted or not."""
     result = []
-    for limit, key in keyed:
+    for limit, tenant_id, key in keyed:
         window = rate_window(now, limit.seconds)
-        bucket_id = f"signin|{limit.scope}|{key}|{window.key}"
-        result.append(Bucket(bucket_id, window.resets_at, limit.limit))
+        result.append(
+            Bucket(limit.scope, tenant_id, key, window.start, window.resets_at, limit.limit)
+        )
     return result
 
 
-def retry_after(now: datetime, counted: Sequence[tuple[Bucket, int]]) -> int:
-    """0 when every count is within its limit; else seconds until the last exceeded resets."""
+def retry_after(now: datetime, counted: Sequence[tuple[Bucket, bool]]) -> int:
+    """0 when every bucket let the request in; else seconds until the last refusing one
+    resets."""
     return max(
-        (retry_after_seconds(now, b.resets_at) for b, count in counted if count > b.limit),
+        (retry_after_seconds(now, b.resets_at) for b, allowed in counted if not allowed),
         default=0,
     )

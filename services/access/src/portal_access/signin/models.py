@@ -1,4 +1,5 @@
-"""A sign-in challenge (or decoy) or a preview grant, as stored in `challenges`."""
+"""A sign-in challenge (or decoy) or a preview grant, as stored in `challenges` (`_id` = the
+SHA-256 of its token)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ ChallengeKind = Literal["signin", "preview"]
 @dataclass(frozen=True)
 class Challenge:
     challenge_id: str
+    token_hash: str
     kind: ChallengeKind
     tenant_id: str
     bill_group_id: str
@@ -22,3 +24,7 @@ class Challenge:
     # HMAC of the code keyed by the challenge id; None for decoys and previews.
     code_hash: str | None = None
     rule_id: str | None = None
+    # Set once, by the one verify that wins (an atomic conditional update).
+    consumed_at: datetime | None = None
+    # Code tries taken so far (an atomic `$inc` below the limit).
+    attempts: int = 0

@@ -1,18 +1,28 @@
-"""Sign-in storage: `challenges` (+ `challenge_tokens`, `_id` = token hash), the single-use
-markers `consumed` and `code_attempts` (unique `_id` inserts: atomic on every backend), and
-the shared rate-limit counters `rate_limits`."""
+"""Sign-in storage: `challenges` (`_id` = SHA-256 of the challenge's token, so the emailed
+link finds its challenge in one `_id` read), `challenge_ids` (`_id` = the public challenge id
+→ the token hash, for the code path) and the shared rate-limit counters `rate_limits`.
+
+MongoDB semantics relied on:
+- single use: `consumed_at` is set by an update conditioned on it being unset; of concurrent
+  verifies exactly one modifies the document;
+- code attempts: `$inc` conditioned on `attempts` below the limit; exactly `limit` callers win;
+- rate limits: one document per (bucket, window), counted with an atomic conditional `$inc`
+  and upsert (see `RateLimitRepository.hit`);
+- expiry: TTL indexes on `expires_at`; the use cases check every expiry themselves.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from portal_access.db import RETENTION, Doc, Mongo
+from portal_access.db import RETENTION, Doc, Mongo, expire_after
 from portal_access.outbox.models import CHALLENGES, OutboxEntry
 from portal_access.outbox.repository import stored_entry
+from portal_access.signin.domain import Bucket
 from portal_access.signin.models import Challenge, ChallengeKind
 
 _NO_OUTBOX = {"outbox": 0}
@@ -21,29 +31,26 @@ _NO_OUTBOX = {"outbox": 0}
 class ChallengeRepository:
     def __init__(self, mongo: Mongo) -> None:
         self._challenges = mongo.collection(CHALLENGES)
-        self._tokens = mongo.collection("challenge_tokens")
-        self._consumed = mongo.collection("consumed")
-        self._attempts = mongo.collection("code_attempts")
+        self._ids = mongo.collection("challenge_ids")
 
     async def ensure_indexes(self) -> None:
-        await self._challenges.create_index("purge_at")
-        await self._tokens.create_index("purge_at")
-        await self._consumed.create_index("purge_at")
-        await self._attempts.create_index([("challenge_id", ASCENDING), ("purge_at", ASCENDING)])
+        await expire_after(self._challenges, RETENTION)
+        await expire_after(self._ids, RETENTION)
 
-    async def add(
-        self, challenge: Challenge, token_hash: str | None, events: Sequence[OutboxEntry] = ()
-    ) -> None:
-        """The challenge and the events it owes in one insert; its token pointer first."""
-        purge_at = challenge.expires_at + RETENTION
-        if token_hash is not None:
-            # The lookup entry first: a crash before the challenge leaves only a dead pointer.
-            await self._tokens.insert_one(
-                {"_id": token_hash, "challenge_id": challenge.challenge_id, "purge_at": purge_at}
-            )
-        await self._challenges.insert_one(
+    async def add(self, challenge: Challenge, events: Sequence[OutboxEntry] = ()) -> None:
+        """The challenge and the events it owes in one insert; its id pointer first (a crash
+        in between leaves only a pointer to nothing)."""
+        await self._ids.insert_one(
             {
                 "_id": challenge.challenge_id,
+                "token_hash": challenge.token_hash,
+                "expires_at": challenge.expires_at,
+            }
+        )
+        await self._challenges.insert_one(
+            {
+                "_id": challenge.token_hash,
+                "challenge_id": challenge.challenge_id,
                 "kind": challenge.kind,
                 "tenant_id": challenge.tenant_id,
                 "bill_group_id": challenge.bill_group_id,
@@ -53,72 +60,53 @@ class ChallengeRepository:
                 "decoy": challenge.decoy,
                 "code_hash": challenge.code_hash,
                 "rule_id": challenge.rule_id,
+                "consumed_at": None,
+                "attempts": 0,
                 "has_outbox": bool(events),
                 "outbox": [stored_entry(e) for e in events],
-                "purge_at": purge_at,
             }
         )
 
     async def by_token(self, token_hash: str, kind: ChallengeKind) -> Challenge | None:
-        """The real (never decoy) challenge of a token; expired ones too."""
-        pointer = await self._tokens.find_one({"_id": token_hash})
-        if pointer is None:
+        """The real (never decoy) challenge of a token; expired and used ones too."""
+        doc = await self._challenges.find_one({"_id": token_hash}, _NO_OUTBOX)
+        if doc is None or doc["kind"] != kind or doc.get("decoy"):
             return None
-        query = {"_id": pointer["challenge_id"], "kind": kind, "decoy": False}
-        doc = await self._challenges.find_one(query, _NO_OUTBOX)
-        return None if doc is None else _challenge(doc)
+        return _challenge(doc)
 
     async def get(self, challenge_id: str, kind: ChallengeKind) -> Challenge | None:
-        """By `_id` and equalities only: FerretDB v1 scans for a range condition beside `_id`,
-        so the caller checks the expiry."""
-        doc = await self._challenges.find_one({"_id": challenge_id, "kind": kind}, _NO_OUTBOX)
-        return None if doc is None else _challenge(doc)
+        """By the public id (decoys too: they answer codes alike); expired and used ones too."""
+        pointer = await self._ids.find_one({"_id": challenge_id})
+        if pointer is None:
+            return None
+        doc = await self._challenges.find_one({"_id": pointer["token_hash"]}, _NO_OUTBOX)
+        if doc is None or doc["kind"] != kind or doc["challenge_id"] != challenge_id:
+            return None
+        return _challenge(doc)
 
     async def consume(self, challenge: Challenge, now: datetime, method: str) -> bool:
-        """Atomic single use: of concurrent callers exactly one inserts the marker."""
-        try:
-            await self._consumed.insert_one(
-                {
-                    "_id": challenge.challenge_id,
-                    "at": now,
-                    "method": method,
-                    "purge_at": challenge.expires_at + RETENTION,
-                }
-            )
-        except DuplicateKeyError:
-            return False
-        return True
-
-    async def is_consumed(self, challenge_id: str) -> bool:
-        return await self._consumed.find_one({"_id": challenge_id}, {"_id": 1}) is not None
+        """Atomic single use: of concurrent callers exactly one sets `consumed_at`."""
+        result = await self._challenges.update_one(
+            {"_id": challenge.token_hash, "consumed_at": None},
+            {"$set": {"consumed_at": now, "consumed_by": method}},
+        )
+        return result.modified_count == 1
 
     async def take_attempt(self, challenge: Challenge, max_attempts: int) -> int | None:
-        """Claim the next code attempt slot (1..max); None once all are taken."""
-        for slot in range(1, max_attempts + 1):
-            try:
-                await self._attempts.insert_one(
-                    {
-                        "_id": f"{challenge.challenge_id}:{slot}",
-                        "challenge_id": challenge.challenge_id,
-                        "purge_at": challenge.expires_at + RETENTION,
-                    }
-                )
-            except DuplicateKeyError:
-                continue
-            return slot
-        return None
-
-    async def purge(self, now: datetime) -> int:
-        removed = 0
-        for collection in (self._challenges, self._consumed, self._attempts, self._tokens):
-            result = await collection.delete_many({"purge_at": {"$lt": now}})
-            removed += result.deleted_count
-        return removed
+        """Take one code try (1..max); None once all are taken."""
+        doc = await self._challenges.find_one_and_update(
+            {"_id": challenge.token_hash, "attempts": {"$lt": max_attempts}},
+            {"$inc": {"attempts": 1}},
+            projection={"attempts": 1},
+            return_document=ReturnDocument.AFTER,
+        )
+        return None if doc is None else min(int(doc["attempts"]), max_attempts)
 
 
 def _challenge(doc: Doc) -> Challenge:
     return Challenge(
-        challenge_id=doc["_id"],
+        challenge_id=doc["challenge_id"],
+        token_hash=doc["_id"],
         kind=doc["kind"],
         tenant_id=doc["tenant_id"],
         bill_group_id=doc["bill_group_id"],
@@ -128,36 +116,42 @@ def _challenge(doc: Doc) -> Challenge:
         decoy=bool(doc.get("decoy")),
         code_hash=doc.get("code_hash"),
         rule_id=doc.get("rule_id"),
+        consumed_at=doc.get("consumed_at"),
+        attempts=int(doc.get("attempts", 0)),
     )
 
 
 class RateLimitRepository:
-    """Fixed-window counters in MongoDB, shared by every replica."""
+    """Fixed-window counters shared by every replica: one document per (bucket, window),
+    `_id` = `{s: scope, t: tenant or "", k: key, w: window start}`, TTL at the window's end.
+
+    A hit is one atomic `$inc` with upsert, conditioned on the count being below the limit:
+    the decision is the write's own outcome (matched or inserted: let in; no document left to
+    match: the window is full), not a count read back, so it is exact for any number of
+    concurrent callers and replicas. Two first hits of a window race to insert the document;
+    the unique `_id` admits one and the loser (DuplicateKeyError) retries once as an update,
+    and a DuplicateKeyError then means the document exists and is full. Refused hits are
+    counted too (`refused`), so `n + refused` is every request of the window."""
 
     def __init__(self, mongo: Mongo) -> None:
         self._limits = mongo.collection("rate_limits")
 
     async def ensure_indexes(self) -> None:
-        await self._limits.create_index("purge_at")
+        await expire_after(self._limits, timedelta(0))
 
-    async def hit(self, bucket: str, purge_at: datetime) -> int:
-        """Count one request in a bucket; returns the count so far."""
+    async def hit(self, bucket: Bucket) -> bool:
+        """Count one request in its bucket; True if it is within the limit."""
+        key = {"s": bucket.scope, "t": bucket.tenant_id, "k": bucket.key, "w": bucket.window}
         for attempt in range(2):
             try:
-                doc = await self._limits.find_one_and_update(
-                    {"_id": bucket},
-                    {"$inc": {"count": 1}, "$setOnInsert": {"purge_at": purge_at}},
+                await self._limits.update_one(
+                    {"_id": key, "n": {"$lt": bucket.limit}},
+                    {"$inc": {"n": 1}, "$setOnInsert": {"expires_at": bucket.resets_at}},
                     upsert=True,
-                    return_document=ReturnDocument.AFTER,
                 )
+                return True
             except DuplicateKeyError:
-                # Two replicas created the same new bucket; the second try increments it.
                 if attempt:
-                    raise
-                continue
-            return int(doc["count"]) if doc else 1
-        raise AssertionError("unreachable")
-
-    async def purge(self, now: datetime) -> int:
-        result = await self._limits.delete_many({"purge_at": {"$lt": now}})
-        return result.deleted_count
+                    break
+        await self._limits.update_one({"_id": key}, {"$inc": {"refused": 1}})
+        return False

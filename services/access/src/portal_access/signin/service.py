@@ -45,18 +45,15 @@ class PortalReader(Protocol):
 
 
 class Challenges(Protocol):
-    async def add(
-        self, challenge: Challenge, token_hash: str | None, events: Sequence[OutboxEntry] = ()
-    ) -> None: ...
+    async def add(self, challenge: Challenge, events: Sequence[OutboxEntry] = ()) -> None: ...
     async def by_token(self, token_hash: str, kind: ChallengeKind) -> Challenge | None: ...
     async def get(self, challenge_id: str, kind: ChallengeKind) -> Challenge | None: ...
     async def consume(self, challenge: Challenge, now: datetime, method: str) -> bool: ...
-    async def is_consumed(self, challenge_id: str) -> bool: ...
     async def take_attempt(self, challenge: Challenge, max_attempts: int) -> int | None: ...
 
 
 class RateCounters(Protocol):
-    async def hit(self, bucket: str, purge_at: datetime) -> int: ...
+    async def hit(self, bucket: domain.Bucket) -> bool: ...
 
 
 class SessionOpener(Protocol):
@@ -118,8 +115,10 @@ class SigninService:
         token, code = tokens.new_secret(), domain.new_code()
         link = self._policy.urls.verify(portal_key, token)
         sealed = seal(SignInSecret(link=link, code=code), self._policy.seal_keys)
+        token_hash = tokens.hash_secret(token)
         challenge = Challenge(
             challenge_id=challenge_id,
+            token_hash=token_hash,
             kind="signin",
             tenant_id=portal.tenant_id,
             bill_group_id=portal.bill_group_id,
@@ -145,9 +144,9 @@ class SigninService:
                     requested, tenant_id=portal.tenant_id, bill_group_id=portal.bill_group_id
                 )
             )
-        await self._challenges.add(challenge, tokens.hash_secret(token), events)
+        await self._challenges.add(challenge, events)
         if events:
-            self._wake(CHALLENGES, challenge_id)
+            self._wake(CHALLENGES, token_hash)
         log.info(
             "sign-in requested",
             extra={
@@ -164,7 +163,11 @@ class SigninService:
         now = self._now()
         if token is not None:
             challenge = await self._challenges.by_token(tokens.hash_secret(token), "signin")
-            if challenge is None or not domain.is_live(challenge.expires_at, now):
+            if (
+                challenge is None
+                or not domain.is_live(challenge.expires_at, now)
+                or challenge.consumed_at is not None
+            ):
                 raise ExpiredOrUsedError()
             if not await self._challenges.consume(challenge, now, "link"):
                 raise ExpiredOrUsedError()
@@ -172,9 +175,11 @@ class SigninService:
         if pending_id is None or code is None:
             raise InvalidRequestError("send either token, or pending_id and code")
         challenge = await self._challenges.get(pending_id, "signin")
-        if challenge is None or not domain.is_live(challenge.expires_at, now):
-            raise ExpiredOrUsedError()
-        if await self._challenges.is_consumed(pending_id):
+        if (
+            challenge is None
+            or not domain.is_live(challenge.expires_at, now)
+            or challenge.consumed_at is not None
+        ):
             raise ExpiredOrUsedError()
         # Every try takes one of the limited slots first, so parallel guessing gains nothing.
         slot = await self._challenges.take_attempt(challenge, domain.MAX_CODE_ATTEMPTS)
@@ -239,14 +244,14 @@ class SigninService:
         buckets = domain.buckets(
             now,
             [
-                (policy.per_email, tokens.hash_secret(email)[:32]),
-                (policy.per_ip, client_ip),
-                (policy.per_portal, portal.bill_group_id),
+                (policy.per_email, "", tokens.hash_secret(email)[:32]),
+                (policy.per_ip, "", client_ip),
+                (policy.per_portal, portal.tenant_id, portal.bill_group_id),
             ],
         )
         # Three independent counters: one round trip's latency instead of three.
-        counts = await asyncio.gather(*(self._counters.hit(b.id, b.resets_at) for b in buckets))
-        retry_after = domain.retry_after(now, list(zip(buckets, counts, strict=True)))
+        allowed = await asyncio.gather(*(self._counters.hit(b) for b in buckets))
+        retry_after = domain.retry_after(now, list(zip(buckets, allowed, strict=True)))
         if retry_after:
             log.info("sign-in rate limited", extra={"bill_group_id": portal.bill_group_id})
             raise SigninRateLimitedError(retry_after)

@@ -29,7 +29,7 @@ class StaffLinks(Protocol):
     async def secrets_of(self, tenant_id: str) -> list[str]: ...
     async def used(self, tenant_id: str, nonce: str) -> bool: ...
     async def consume(
-        self, tenant_id: str, nonce: str, staff_email: str, now: datetime, purge_at: datetime
+        self, tenant_id: str, nonce: str, staff_email: str, now: datetime, expires_at: datetime
     ) -> bool: ...
 
 
@@ -100,11 +100,11 @@ class StaffLinkService:
                 raise StaffLinkError(Refusal.REUSED)
             return grant
         # Kept until the link could no longer verify anyway; a replay after that is "expired".
-        purge_at = datetime.fromtimestamp(
+        keep_until = datetime.fromtimestamp(
             grant.expires_at + domain.CLOCK_SKEW_SECONDS, UTC
         ) + timedelta(minutes=5)
         if not await self._links.consume(
-            grant.tenant_id, grant.nonce, grant.staff_email, now, purge_at
+            grant.tenant_id, grant.nonce, grant.staff_email, now, keep_until
         ):
             raise StaffLinkError(Refusal.REUSED)
         if grant.scope is Scope.BILL_GROUP:
