@@ -1,6 +1,7 @@
 """The internal query API over a real database holding the demo scenario (and a second tenant).
 
-Cross-bill-group and cross-tenant ids answer 404; every list query has its index.
+Cross-bill-group and cross-tenant ids answer 404; a page is one request, and every request
+reads a handful of documents by `_id` only (captured with PyMongo's command monitoring).
 """
 
 from collections.abc import AsyncIterator
@@ -9,11 +10,10 @@ from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 
 from billing_simulator import scenario
 from billing_view.app import create_app
-from billing_view.db import INDEXES, ensure_indexes
 from billing_view.settings import Settings
 from portal_contracts import billing, portal
 from portal_contracts.codec import make_event
@@ -34,7 +34,6 @@ async def database(
 ) -> str:
     name = isolation.database("billing-view")
     db = mongo[name]
-    await ensure_indexes(db)
     apply, parked = projector(db)
     other_tenant = [
         e.model_copy(update={"tenant_id": "acme"})
@@ -233,10 +232,93 @@ async def test_other_tenant_sees_only_its_own_copy(client: AsyncTestClient[Any])
     assert [i["invoice_id"] for i in page.json()["items"]] == ["inv_globex_0024"]
 
 
-async def test_queries_have_their_indexes(
-    mongo: AsyncMongoClient[dict[str, Any]], database: str
+class Commands(monitoring.CommandListener):
+    """The read commands this process's MongoDB clients send while `recording`."""
+
+    def __init__(self) -> None:
+        self.recording = False
+        self.seen: list[dict[str, Any]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if self.recording and event.command_name in ("find", "aggregate", "count", "distinct"):
+            self.seen.append(dict(event.command))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+COMMANDS = Commands()
+monitoring.register(COMMANDS)  # applies to clients created from now on (the app's)
+
+
+def _by_id_only(command: dict[str, Any]) -> int:
+    """How many documents a find may return; fails on anything but `_id` equality / `$in`."""
+    assert "find" in command, command
+    assert set(command.get("filter", {})) == {"_id"}, command
+    value = command["filter"]["_id"]
+    if isinstance(value, dict):
+        assert set(value) == {"$in"}, command
+        return len(value["$in"])
+    return 1
+
+
+PAGES = [
+    "pages/overview",
+    "pages/billing-details",
+    "pages/contacts",
+    "pages/subscriptions",
+    "pages/payment-methods",
+    "pages/invoices?limit=20",
+    "pages/invoices?status=open,overdue",
+    "pages/activity",
+    "pages/branding",
+    "pages/changes/chg_1",
+    "overview",
+    "invoices/inv_globex_0024",
+    "payment-methods/pm_globex_visa",
+    "activity",
+    "changes/chg_1",
+]
+
+
+@pytest.mark.parametrize("path", PAGES)
+async def test_every_page_reads_a_handful_of_documents_by_id_only(
+    client: AsyncTestClient[Any], path: str
 ) -> None:
-    db = mongo[database]
-    for collection, indexes in INDEXES.items():
-        names = set((await db[collection].index_information()).keys())
-        assert {i.document["name"] for i in indexes} <= names, collection
+    COMMANDS.seen.clear()
+    COMMANDS.recording = True
+    try:
+        response = await client.get(f"{BASE}/bg_globex/{path}", headers=AUTH)
+    finally:
+        COMMANDS.recording = False
+    assert response.status_code == 200, response.text
+    assert 1 <= len(COMMANDS.seen) <= 3
+    assert sum(_by_id_only(c) for c in COMMANDS.seen) <= 23  # view, entity, a page of invoices
+
+
+async def test_a_page_answers_everything_it_shows_in_one_response(
+    client: AsyncTestClient[Any],
+) -> None:
+    overview = (await client.get(f"{BASE}/bg_globex/overview", headers=AUTH)).json()
+    page = (await client.get(f"{BASE}/bg_globex/pages/billing-details", headers=AUTH)).json()
+    assert page["overview"] == overview
+    assert page["branding"]["account_name"] == overview["bill_group"]["account_name"]
+    methods = (await client.get(f"{BASE}/bg_globex/payment-methods", headers=AUTH)).json()
+    assert page["payment_methods"] == methods["items"]
+    listed = await client.get(f"{BASE}/bg_globex/invoices", params={"limit": 5}, headers=AUTH)
+    invoices = await client.get(f"{BASE}/bg_globex/pages/invoices?limit=5", headers=AUTH)
+    assert invoices.json()["invoices"] == listed.json()
+    subs = (await client.get(f"{BASE}/bg_globex/pages/subscriptions", headers=AUTH)).json()
+    assert len(subs["subscriptions"]) == 4
+    assert subs["overview"] is None
+    change = (await client.get(f"{BASE}/bg_globex/pages/changes/chg_1", headers=AUTH)).json()
+    assert change["change"]["change_id"] == "chg_1"
+    unseen = (await client.get(f"{BASE}/bg_globex/pages/changes/chg_x", headers=AUTH)).json()
+    assert unseen["change"] is None
+    missing = await client.get(f"{BASE}/bg_nope/pages/overview", headers=AUTH)
+    assert missing.status_code == 404
+    unknown = await client.get(f"{BASE}/bg_globex/pages/nope", headers=AUTH)
+    assert unknown.status_code == 400

@@ -10,7 +10,7 @@ from billing_view.errors import InvalidEventError, NotFoundError
 from portal_contracts import billing, portal
 from portal_contracts.codec import make_event
 from portal_contracts.envelope import Envelope
-from tests.billing_view.fakes import InMemoryBilling, InMemoryChanges
+from tests.billing_view.fakes import InMemoryBilling
 from tests.billing_view.test_queries_service import bill_group, method
 
 
@@ -38,7 +38,7 @@ def state() -> InMemoryBilling:
 
 @pytest.fixture
 def service(state: InMemoryBilling) -> ChangeService:
-    return ChangeService(InMemoryChanges(), state)
+    return ChangeService(state.changes, state)
 
 
 async def test_a_request_shows_pending_with_what_it_replaces(service: ChangeService) -> None:

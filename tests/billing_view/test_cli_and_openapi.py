@@ -21,23 +21,25 @@ def _documents(stdin: bytes) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([EXE, "documents"], input=stdin, capture_output=True, check=False)
 
 
-def test_documents_prints_what_a_state_event_becomes() -> None:
+def test_documents_prints_the_documents_some_events_build() -> None:
     invoice = billing.InvoiceState.model_validate(EXAMPLES[(EventType.INVOICE_STATE, 1)])
-    event = make_event(
-        invoice, tenant_id="t1", aggregate_id=invoice.invoice_id, aggregate_version=4
-    )
-    done = _documents(encode(event) + b"\n\n")
+    events = [
+        make_event(invoice, tenant_id="t1", aggregate_id=invoice.invoice_id, aggregate_version=v)
+        for v in (4, 3)
+    ]
+    done = _documents(b"".join(encode(e) + b"\n" for e in events) + b"\n")
     assert done.returncode == 0, done.stderr
-    [line] = done.stdout.splitlines()
-    described = json.loads(line)
-    assert described["collection"] == "invoices"
-    document = described["document"]
-    assert document["_id"] == f"t1|{invoice.invoice_id}"
-    assert document["current"]["version"] == 4
-    assert document["current"]["state"] == invoice.model_dump(mode="json")
-    assert ["_id"] in described["indexes"]
-    newest = ["current.issue_date", "current.number", "invoice_id"]
-    assert ["tenant_id", "bill_group_id", "current.status", *newest] in described["indexes"]
+    described = {d["kind"]: d["document"] for d in map(json.loads, done.stdout.splitlines())}
+    assert set(described) == {"invoice", "portal_view"}
+    document = described["invoice"]
+    assert document["_id"] == f"t1|b|{invoice.bill_group_id}|i|{invoice.invoice_id}"
+    assert document["v"] == "00001:4"
+    listing = invoice.model_dump(mode="json", exclude={"lines"})
+    assert json.loads(document["s"]) == listing
+    view = described["portal_view"]
+    assert view["_id"] == f"t1|b|{invoice.bill_group_id}"
+    [entry] = view["inv"].values()
+    assert entry["i"] == invoice.invoice_id
 
 
 def test_documents_refuses_what_the_consumer_would_dead_letter() -> None:

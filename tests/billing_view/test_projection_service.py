@@ -11,6 +11,7 @@ import pytest
 from billing_simulator.stream import ordered_history
 from billing_view.changes.service import ChangeService
 from billing_view.errors import InvalidEventError
+from billing_view.projection.domain import state_write
 from billing_view.projection.service import INVALID, Projector
 from portal_contracts import portal
 from portal_contracts.codec import ContractError, make_event
@@ -65,7 +66,7 @@ def projector(
         backoff=Backoff(base_seconds=0.001),
         sleep=no_sleep,
     )
-    return Projector(states, ChangeService(changes, InMemoryBilling()), policy)
+    return Projector(states, ChangeService(changes, InMemoryBilling(changes=changes)), policy)
 
 
 def history(n: int = 30) -> list[Any]:
@@ -77,12 +78,11 @@ async def test_a_batch_applies_the_newest_version_of_every_document(
 ) -> None:
     events = history()
     await projector.handle_batch(records(events))
-    newest: dict[str, int] = {}
+    newest: dict[tuple[str, str, str], int] = {}
     for e in events:
-        key = f"t1|{e.aggregate_id}"
+        key = state_write(e).key
         newest[key] = max(newest.get(key, 0), e.aggregate_version)
-    held = {i: d["current"]["version"] for (_, i), d in states.docs.items()}
-    assert held == newest
+    assert states.versions == newest
     assert not parked
     assert states.batch_calls == 1
 
@@ -97,22 +97,22 @@ async def test_invalid_records_are_parked_at_once_and_the_rest_applied(
     await projector.handle_batch([broken, *batch, inconsistent])
     assert [type(e) for _, e in parked] == [ContractError, InvalidEventError]
     assert [r.offset for r, _ in parked] == [99, 0]
-    assert states.docs
+    assert states.versions
 
 
 async def test_a_poison_document_is_isolated_while_the_database_is_healthy(
     projector: Projector, states: InMemoryStates, parked: Parked
 ) -> None:
     events = history(10)
-    culprit = f"t1|{events[3].aggregate_id}"
+    culprit = state_write(events[3]).key
     states.poison = {culprit}
     await projector.handle_batch(records(events))
-    parked_ids = {f"t1|{events[r.offset or 0].aggregate_id}" for r, _ in parked}
+    parked_ids = {state_write(events[r.offset or 0]).key for r, _ in parked}
     assert parked_ids == {culprit}
     assert all(isinstance(e, RuntimeError) for _, e in parked)
-    stored = {i for (_, i) in states.docs}
+    stored = set(states.versions)
     assert culprit not in stored
-    assert stored == {f"t1|{e.aggregate_id}" for e in events} - {culprit}
+    assert stored == {state_write(e).key for e in events} - {culprit}
 
 
 async def test_an_outage_holds_the_batch_and_parks_nothing(
@@ -122,7 +122,7 @@ async def test_an_outage_holds_the_batch_and_parks_nothing(
     health.answers = [False] * 5
     await projector.handle_batch(records(history(10)))
     assert not parked
-    assert states.docs
+    assert states.versions
     assert states.batch_calls == 6
 
 

@@ -96,13 +96,13 @@ def billing() -> InMemoryBilling:
 
 
 @pytest.fixture
-def changes() -> InMemoryChanges:
-    return InMemoryChanges()
+def changes(billing: InMemoryBilling) -> InMemoryChanges:
+    return billing.changes
 
 
 @pytest.fixture
-def queries(billing: InMemoryBilling, changes: InMemoryChanges) -> QueryService:
-    return QueryService(billing, ChangeService(changes, billing), lambda: TODAY)
+def queries(billing: InMemoryBilling) -> QueryService:
+    return QueryService(billing, lambda: TODAY)
 
 
 async def test_overview_summarises_the_bill_group(queries: QueryService) -> None:

@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from billing_view import db
 from billing_view.projection.replay import snapshot
 from portal_contracts import billing, portal
 from portal_contracts.codec import encode, make_event
@@ -36,14 +37,27 @@ from tests.support.waiting import eventually
 pytestmark = pytest.mark.integration
 
 LIVE = "billing_view"
-# Each upstream state event type, its read-model collection and the payload's id field.
+# Each upstream state event type and the payload's id field.
 STATE_MARKERS = {
-    EventType.ENTITY_STATE: ("entities", "entity_id"),
-    EventType.BILL_GROUP_STATE: ("bill_groups", "bill_group_id"),
-    EventType.SUBSCRIPTION_STATE: ("subscriptions", "subscription_id"),
-    EventType.INVOICE_STATE: ("invoices", "invoice_id"),
-    EventType.PAYMENT_METHOD_STATE: ("payment_methods", "payment_method_id"),
+    EventType.ENTITY_STATE: "entity_id",
+    EventType.BILL_GROUP_STATE: "bill_group_id",
+    EventType.SUBSCRIPTION_STATE: "subscription_id",
+    EventType.INVOICE_STATE: "invoice_id",
+    EventType.PAYMENT_METHOD_STATE: "payment_method_id",
 }
+
+
+def shown_at(event: Envelope[Any]) -> tuple[str, str]:
+    """The read-model document (`_id`) and the path in it that show a state applied."""
+    tenant, payload = event.tenant_id, event.payload
+    if event.type == EventType.ENTITY_STATE:
+        return db.entity_id(tenant, payload.entity_id), "v"
+    if event.type == EventType.BILL_GROUP_STATE:
+        return db.view_id(tenant, payload.bill_group_id), "bg"
+    if event.type == EventType.INVOICE_STATE:
+        return db.invoice_id(tenant, payload.bill_group_id, payload.invoice_id), "v"
+    part = "sub" if event.type == EventType.SUBSCRIPTION_STATE else "pm"
+    return db.view_id(tenant, payload.bill_group_id), f"{part}.{db.field(event.aggregate_id)}"
 
 
 class Markers:
@@ -53,7 +67,7 @@ class Markers:
         self.tenant = f"marker_{uuid.uuid4().hex[:8]}"
         self.producer = producer
         self.db = db
-        self.expected: list[tuple[str, str]] = []  # (collection, _id)
+        self.expected: list[tuple[str, str]] = []  # (_id, path of the item shown)
         self.seq = 0
 
     def _id(self, kind: str) -> str:
@@ -72,7 +86,7 @@ class Markers:
     async def customer_changes(self) -> None:
         def change() -> Envelope[Any]:
             change_id = self._id("chg")
-            self.expected.append(("changes", f"{self.tenant}|{change_id}"))
+            self.expected.append(self._change(change_id))
             payload = portal.DefaultPaymentMethodChangeRequested(
                 change_id=change_id,
                 bill_group_id="bg_marker",
@@ -85,13 +99,13 @@ class Markers:
         await self._send_everywhere(spec.topic, change)
 
     async def states(self) -> None:
-        for event_type, (collection, id_field) in STATE_MARKERS.items():
-            marker = functools.partial(self._state, event_type, collection, id_field)
+        for event_type, id_field in STATE_MARKERS.items():
+            marker = functools.partial(self._state, event_type, id_field)
             await self._send_everywhere(latest(event_type).topic, marker)
 
         def result() -> Envelope[Any]:
             change_id = self._id("result")
-            self.expected.append(("changes", f"{self.tenant}|{change_id}"))
+            self.expected.append(self._change(change_id))
             payload = billing.ChangeResult(
                 change_id=change_id, bill_group_id="bg_marker", outcome="accepted"
             )
@@ -99,21 +113,27 @@ class Markers:
 
         await self._send_everywhere(latest(EventType.CHANGE_RESULT).topic, result)
 
-    def _state(self, event_type: EventType, collection: str, id_field: str) -> Envelope[Any]:
+    def _change(self, change_id: str) -> tuple[str, str]:
+        return db.view_id(self.tenant, "bg_marker"), f"chg.{db.field(change_id)}"
+
+    def _state(self, event_type: EventType, id_field: str) -> Envelope[Any]:
         aggregate_id = self._id(id_field.removesuffix("_id"))
-        self.expected.append((collection, f"{self.tenant}|{aggregate_id}"))
         example = {**EXAMPLES[(event_type, 1)], id_field: aggregate_id}
-        return make_event(
+        event = make_event(
             latest(event_type).model.model_validate(example),
             tenant_id=self.tenant,
             aggregate_id=aggregate_id,
             aggregate_version=1,
         )
+        self.expected.append(shown_at(event))
+        return event
 
     async def all_shown(self, settled: bool = False) -> bool:
-        for collection, key in self.expected:
-            doc = await self.db[collection].find_one({"_id": key})
-            if doc is None or (settled and doc.get("settled_at") is None):
+        for key, path in self.expected:
+            item: Any = await self.db[db.READ_MODEL].find_one({"_id": key})
+            for part in path.split("."):
+                item = item.get(part) if isinstance(item, dict) else None
+            if item is None or (settled and item.get("settled_at") is None):
                 return False
         return True
 

@@ -23,13 +23,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from billing_view.changes.repository import ChangeRepository
 from billing_view.changes.routes import ChangesController
 from billing_view.changes.service import ChangeService
-from billing_view.db import Doc, client_for, ensure_indexes
+from billing_view.db import Doc, client_for
 from billing_view.errors import UnauthorizedError
 from billing_view.projection.handlers import build_broker, dead_letter, subscribe
 from billing_view.projection.repository import StateRepository
 from billing_view.projection.service import Projector, consumer_policy
 from billing_view.queries.repository import QueryRepository
-from billing_view.queries.routes import AccountController, BillGroupController
+from billing_view.queries.routes import AccountController, BillGroupController, PageController
 from billing_view.queries.service import QueryService, Today
 from billing_view.settings import Settings
 from portal_kit.consumer import ConsumerPolicy
@@ -75,7 +75,7 @@ def create_app(
     client = client_for(settings)
     db = client[settings.mongodb_database]
     changes = change_service(db)
-    queries = QueryService(QueryRepository(db), changes, today)
+    queries = QueryService(QueryRepository(db), today)
     broker = build_broker(settings)
     policy = consumer_policy(
         settings, dead_letter_to or dead_letter(broker, settings), mongo_check(client)
@@ -85,7 +85,6 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await client.aconnect()
-        await ensure_indexes(db)
         if consume:
             await broker.start()
         try:
@@ -101,7 +100,7 @@ def create_app(
         checks["kafka"] = kafka_check(broker)
     api = Router(
         "/",
-        route_handlers=[BillGroupController, AccountController, ChangesController],
+        route_handlers=[BillGroupController, PageController, AccountController, ChangesController],
         guards=[bearer_guard(settings.internal_api_token)],
     )
     return Litestar(

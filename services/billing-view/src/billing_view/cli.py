@@ -23,23 +23,28 @@ def main(argv: list[str] | None = None) -> None:
     replay.add_argument("--database", required=True, help="target database (must be empty)")
     sub.add_parser(
         "documents",
-        help="read event envelopes (JSON lines) on stdin; print the read-model document and "
-        "index keys each upstream state event becomes (JSON lines), touching no server",
+        help="read upstream state event envelopes (JSON lines) on stdin; print the read-model "
+        "documents they build, `{kind, document}` per line (every read is by `_id`: no other "
+        "index), touching no server",
     )
     args = parser.parse_args(argv)
     if args.command == "documents":
         from billing_view.errors import InvalidEventError
-        from billing_view.projection.documents import describe
+        from billing_view.projection.documents import build
         from portal_contracts.codec import ContractError
 
+        envelopes: list[bytes] = []
         for number, line in enumerate(sys.stdin, start=1):
             if not line.strip():
                 continue
             try:
-                print(json.dumps(describe(line.encode())))
+                build([line.encode()])  # refuse an invalid event with its line number
             except (ContractError, InvalidEventError) as exc:
                 print(f"error: line {number}: {exc}", file=sys.stderr)
                 raise SystemExit(2) from exc
+            envelopes.append(line.encode())
+        for described in build(envelopes):
+            print(json.dumps(described))
         return
     settings = Settings()
     configure_logging("billing-view", settings.log_level)

@@ -1,16 +1,29 @@
-"""MongoDB: the client, the read model's collections, their indexes and their keys.
+"""MongoDB: the client, the read model's one collection, its document keys.
 
-Only the feature repositories (`*/repository.py`) use the collections; this module knows
-their names, keys and indexes so that every repository and the start-up agree on them.
-Each service owns its database; billing-view's holds the read model of upstream billing
-state (one collection per aggregate kind) and the customers' changes.
+Only the feature repositories (`*/repository.py`) use the collection; this module knows its
+name and how every document's `_id` is built, so that every repository agrees on them.
+
+The read model is ONE collection of documents shaped for the portal's pages, each read by
+`_id` alone (see README "Read model"):
+
+| `_id`                                  | document                                      |
+|----------------------------------------|-----------------------------------------------|
+| `{tenant}|b|{bill_group}`              | the bill group's portal view                  |
+| `{tenant}|b|{bill_group}|i|{invoice}`   | one invoice (listing + lines)                 |
+| `{tenant}|e|{entity}`                  | one billing entity (branding)                 |
+| `{tenant}|a|{account}`                 | an account's bill groups (staff console)      |
+
+Every read is by `_id`, so there is no secondary index to create (MongoDB indexes `_id`
+itself) and nothing to set up at start. Keys start with the tenant, then the bill group, so
+a range-sharded `_id` keeps a tenant's and a bill group's documents together and every read
+targets one shard.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from billing_view.settings import Settings
@@ -19,61 +32,56 @@ from billing_view.settings import Settings
 Doc = dict[str, Any]
 Client = AsyncMongoClient[Doc]
 
-ENTITIES = "entities"
-BILL_GROUPS = "bill_groups"
-SUBSCRIPTIONS = "subscriptions"
-INVOICES = "invoices"
-PAYMENT_METHODS = "payment_methods"
-CHANGES = "changes"
+READ_MODEL = "read_model"
+COLLECTIONS = (READ_MODEL,)
 
-_TB = [("tenant_id", ASCENDING), ("bill_group_id", ASCENDING)]
-# The invoice list order: newest first (issue_date, number, id desc).
-NEWEST = [
-    ("current.issue_date", DESCENDING),
-    ("current.number", DESCENDING),
-    ("invoice_id", DESCENDING),
-]
-
-# Every query of the API is prefixed by (tenant_id, bill_group_id): shardable on that pair.
-INDEXES: dict[str, list[IndexModel]] = {
-    ENTITIES: [IndexModel([("tenant_id", ASCENDING), ("entity_id", ASCENDING)], name="entity")],
-    BILL_GROUPS: [
-        IndexModel(_TB, name="bill_group"),
-        IndexModel([("tenant_id", ASCENDING), ("current.account_id", ASCENDING)], name="account"),
-    ],
-    SUBSCRIPTIONS: [IndexModel([*_TB, ("subscription_id", ASCENDING)], name="bg_subscription")],
-    PAYMENT_METHODS: [IndexModel([*_TB, ("payment_method_id", ASCENDING)], name="bg_pm")],
-    INVOICES: [
-        IndexModel([*_TB, *NEWEST], name="bg_newest"),
-        IndexModel([*_TB, ("current.status", ASCENDING), *NEWEST], name="bg_status_newest"),
-    ],
-    CHANGES: [
-        IndexModel([*_TB, ("requested_at", DESCENDING)], name="bg_requested"),
-        IndexModel([*_TB, ("status", ASCENDING)], name="bg_status"),
-    ],
-}
+# Characters that may not appear raw in a key component or a field name: the key separator,
+# MongoDB's path separator and operator prefix, NUL, and the escape character itself.
+_ESCAPES = {"%": "%25", "|": "%7C", ".": "%2E", "$": "%24", "\x00": "%00"}
 
 
-def doc_id(tenant_id: str, aggregate_id: str) -> str:
-    # The tenant is part of the key: two tenants may reuse the same upstream ids.
-    return f"{tenant_id}|{aggregate_id}"
+def escape(value: str) -> str:
+    """An id as a key component or field name: injective, no '|', '.', '$' or NUL."""
+    if not any(c in value for c in _ESCAPES):
+        return value
+    return "".join(_ESCAPES.get(c, c) for c in value)
+
+
+def field(value: str) -> str:
+    """An id as the name of a field in an embedded map (never empty, never `$`-led)."""
+    return "k" + escape(value)
+
+
+def version_key(version: int) -> str:
+    """`aggregate_version` (any int >= 0, unbounded) as text that sorts like the number:
+    the digit count, zero-padded, then the digits. BSON has no integer beyond 64 bits."""
+    digits = str(version)
+    return f"{len(digits):05d}:{digits}"
+
+
+def view_id(tenant_id: str, bill_group_id: str) -> str:
+    return f"{escape(tenant_id)}|b|{escape(bill_group_id)}"
+
+
+def invoice_id(tenant_id: str, bill_group_id: str, invoice: str) -> str:
+    return f"{view_id(tenant_id, bill_group_id)}|i|{escape(invoice)}"
+
+
+def entity_id(tenant_id: str, entity: str) -> str:
+    return f"{escape(tenant_id)}|e|{escape(entity)}"
+
+
+def account_id(tenant_id: str, account: str) -> str:
+    return f"{escape(tenant_id)}|a|{escape(account)}"
 
 
 def client_for(settings: Settings) -> Client:
     return AsyncMongoClient(settings.mongodb_uri, tz_aware=True, connect=False)
 
 
-async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
-    # One index per command: FerretDB v1.24 panics on a multi-index createIndexes whose
-    # indexes all exist already (every restart of the service).
-    for collection, indexes in INDEXES.items():
-        for index in indexes:
-            await db[collection].create_indexes([index])
-
-
 async def first_occupied(db: AsyncDatabase[Doc]) -> str | None:
     """The first read-model collection that holds a document, or None."""
-    for collection in INDEXES:
+    for collection in COLLECTIONS:
         if await db[collection].estimated_document_count():
             return collection
     return None

@@ -1,65 +1,71 @@
-"""The customer changes' documents: the only code talking to the `changes` collection.
+"""The customer changes' writes: the only code writing changes into the read model.
 
-A change is recorded when its request is consumed and settled when upstream's verdict is;
-the two arrive on different topics, in any order, any number of times: both writes are
-idempotent upserts of the same document (`{tenant}|{change_id}`).
+A change lives in its bill group's portal view document (`chg.k<change id>`), so the pages
+read it with everything else by `_id`. It is recorded when its request is consumed and
+settled when upstream's verdict is; the two arrive on different topics, in any order, any
+number of times: both are idempotent single-document updates of the same view.
 """
 
 from __future__ import annotations
 
-from pymongo import DESCENDING
+from typing import Any
+
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
+from billing_view import db
 from billing_view.changes.domain import ChangeRequest
-from billing_view.changes.models import ChangeRecord, ChangeValue
-from billing_view.db import CHANGES, Doc, doc_id
-
-# Verdicts that arrived before their request carry no request yet: never handed out.
-_HAS_REQUEST: Doc = {"kind": {"$exists": True}}
+from billing_view.changes.models import ChangeValue
+from billing_view.db import READ_MODEL, Doc
+from billing_view.projection.writes import CHANGES
 
 
 def _json(value: ChangeValue | None) -> object:
     return None if value is None else value.model_dump(mode="json")
 
 
-def _record(doc: Doc) -> ChangeRecord:
-    return ChangeRecord.model_validate({k: v for k, v in doc.items() if k != "_id"})
+def _path(change_id: str) -> str:
+    return f"{CHANGES}.{db.field(change_id)}"
+
+
+def _view(tenant_id: str, bill_group_id: str) -> dict[str, Any]:
+    return {"tenant_id": tenant_id, "bill_group_id": bill_group_id}
 
 
 class ChangeRepository:
-    def __init__(self, db: AsyncDatabase[Doc]) -> None:
-        self._db = db
+    def __init__(self, database: AsyncDatabase[Doc]) -> None:
+        self._col = database[READ_MODEL]
 
     async def record(self, change: ChangeRequest, before: ChangeValue | None) -> None:
-        """Idempotent: a redelivered request never resets a settled status or its `before`."""
+        """Idempotent: a redelivered request never resets a settled status or its `before`.
+
+        Written only while the change has no request yet (`kind` absent); a verdict that
+        arrived first keeps its status."""
+        path = _path(change.change_id)
         request = {
+            "change_id": change.change_id,
             "kind": change.kind,
             "actor_email": change.actor_email,
             "after": _json(change.after),
+            "before": _json(before),
             "requested_at": change.requested_at,
         }
-        key = doc_id(change.tenant_id, change.change_id)
-        await self._db[CHANGES].update_one(
-            {"_id": key},
-            {
-                "$setOnInsert": {
-                    "tenant_id": change.tenant_id,
-                    "bill_group_id": change.bill_group_id,
-                    "change_id": change.change_id,
-                    "status": "pending",
-                    "reason": None,
-                    "settled_at": None,
-                    "before": _json(before),
-                    **request,
-                }
-            },
-            upsert=True,
-        )
-        # The verdict may have arrived first (another topic): fill in the request once.
-        await self._db[CHANGES].update_one(
-            {"_id": key, "kind": {"$exists": False}},
-            {"$set": {**request, "before": _json(before)}},
-        )
+        key = db.view_id(change.tenant_id, change.bill_group_id)
+        for _ in range(2):
+            try:
+                await self._col.update_one(
+                    {"_id": key, f"{path}.kind": {"$exists": False}},
+                    {
+                        "$set": {f"{path}.{k}": v for k, v in request.items()},
+                        "$setOnInsert": _view(change.tenant_id, change.bill_group_id),
+                    },
+                    upsert=True,
+                )
+                return
+            except DuplicateKeyError:
+                # The view exists and holds the request already, or another writer created
+                # the view a moment ago: once more decides (the view exists by then).
+                continue
 
     async def settle(
         self,
@@ -70,49 +76,18 @@ class ChangeRepository:
         reason: str | None,
         settled_at: str,
     ) -> None:
-        await self._db[CHANGES].update_one(
-            {"_id": doc_id(tenant_id, change_id)},
+        path = _path(change_id)
+        verdict = {
+            "change_id": change_id,
+            "status": status,
+            "reason": reason,
+            "settled_at": settled_at,
+        }
+        await self._col.update_one(
+            {"_id": db.view_id(tenant_id, bill_group_id)},
             {
-                "$set": {"status": status, "reason": reason, "settled_at": settled_at},
-                "$setOnInsert": {
-                    "tenant_id": tenant_id,
-                    "bill_group_id": bill_group_id,
-                    "change_id": change_id,
-                },
+                "$set": {f"{path}.{k}": v for k, v in verdict.items()},
+                "$setOnInsert": _view(tenant_id, bill_group_id),
             },
             upsert=True,
         )
-
-    async def history(self, tenant_id: str, bill_group_id: str, limit: int) -> list[ChangeRecord]:
-        """Newest first (requested_at, change_id desc)."""
-        cursor = (
-            self._db[CHANGES]
-            .find({"tenant_id": tenant_id, "bill_group_id": bill_group_id, **_HAS_REQUEST})
-            .sort([("requested_at", DESCENDING), ("change_id", DESCENDING)])
-            .limit(limit)
-        )
-        return [_record(d) for d in await cursor.to_list()]
-
-    async def pending(self, tenant_id: str, bill_group_id: str) -> list[ChangeRecord]:
-        """Those still without a verdict, newest first."""
-        cursor = self._db[CHANGES].find(
-            {
-                "tenant_id": tenant_id,
-                "bill_group_id": bill_group_id,
-                "status": "pending",
-                **_HAS_REQUEST,
-            }
-        )
-        records = [_record(d) for d in await cursor.to_list()]
-        return sorted(records, key=lambda r: (r.requested_at, r.change_id), reverse=True)
-
-    async def one(self, tenant_id: str, bill_group_id: str, change_id: str) -> ChangeRecord | None:
-        """By key, only in this tenant AND bill group, and only once its request is consumed."""
-        doc = await self._db[CHANGES].find_one(
-            {
-                "_id": doc_id(tenant_id, change_id),
-                "tenant_id": tenant_id,
-                "bill_group_id": bill_group_id,
-            }
-        )
-        return None if doc is None or "kind" not in doc else _record(doc)

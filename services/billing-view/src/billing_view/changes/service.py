@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from billing_view.changes import domain
 from billing_view.changes.models import ChangeRecord, ChangeValue
 from billing_view.changes.schemas import ActivityItem, ActivityPage
 from billing_view.errors import not_found
-from portal_contracts.billing import BillGroupState, PaymentMethodState
+from billing_view.queries.models import Part, PortalView
+from portal_contracts.billing import BillGroupState
 from portal_contracts.envelope import Envelope
+
+# What a change's status depends on: the bill group, its payment methods, the changes.
+ACTIVITY_PARTS: tuple[Part, ...] = ("payment_methods", "changes")
 
 
 class BillingState(Protocol):
-    """The upstream state a change is compared with (the queries' repository serves it)."""
+    """The portal view a change is read from and compared with (the queries' repository)."""
 
     async def bill_group(self, tenant_id: str, bill_group_id: str) -> BillGroupState | None: ...
-
-    async def payment_methods(
-        self, tenant_id: str, bill_group_id: str
-    ) -> list[PaymentMethodState]: ...
+    async def view(
+        self, tenant_id: str, bill_group_id: str, parts: Iterable[Part] = ()
+    ) -> PortalView | None: ...
 
 
 class ChangeRepositoryPort(Protocol):
@@ -35,13 +39,6 @@ class ChangeRepositoryPort(Protocol):
         reason: str | None,
         settled_at: str,
     ) -> None: ...
-    async def history(
-        self, tenant_id: str, bill_group_id: str, limit: int
-    ) -> list[ChangeRecord]: ...
-    async def pending(self, tenant_id: str, bill_group_id: str) -> list[ChangeRecord]: ...
-    async def one(
-        self, tenant_id: str, bill_group_id: str, change_id: str
-    ) -> ChangeRecord | None: ...
 
 
 def activity_item(
@@ -58,6 +55,26 @@ def activity_item(
         requested_at=change.requested_at,
         settled_at=change.settled_at,
     )
+
+
+def activity(view: PortalView, limit: int) -> list[ActivityItem]:
+    """The view's changes, newest first (the view holds them in that order)."""
+    ids = view.payment_method_ids
+    return [activity_item(r, view.bill_group, ids) for r in view.changes[:limit]]
+
+
+def pending(view: PortalView) -> list[ActivityItem]:
+    """Changes still pending: neither settled nor already visible in upstream state."""
+    ids = view.payment_method_ids
+    items = [activity_item(r, view.bill_group, ids) for r in view.changes if r.status == "pending"]
+    return [item for item in items if item.status == "pending"]
+
+
+def change(view: PortalView, change_id: str) -> ActivityItem:
+    for record in view.changes:
+        if record.change_id == change_id:
+            return activity_item(record, view.bill_group, view.payment_method_ids)
+    raise not_found("change (yet)")
 
 
 class ChangeService:
@@ -87,34 +104,16 @@ class ChangeService:
 
     # --- for the API ------------------------------------------------------------------
 
-    async def _method_ids(self, tenant_id: str, bill_group_id: str) -> list[str]:
-        methods = await self._state.payment_methods(tenant_id, bill_group_id)
-        return [m.payment_method_id for m in methods]
+    async def _view(self, tenant_id: str, bill_group_id: str, what: str) -> PortalView:
+        view = await self._state.view(tenant_id, bill_group_id, ACTIVITY_PARTS)
+        if view is None:
+            raise not_found(what)
+        return view
 
     async def activity(self, tenant_id: str, bill_group_id: str, limit: int) -> ActivityPage:
-        bill_group = await self._state.bill_group(tenant_id, bill_group_id)
-        if bill_group is None:
-            raise not_found("bill group")
-        ids = await self._method_ids(tenant_id, bill_group_id)
-        records = await self._changes.history(tenant_id, bill_group_id, limit)
-        return ActivityPage(items=[activity_item(r, bill_group, ids) for r in records])
+        view = await self._view(tenant_id, bill_group_id, "bill group")
+        return ActivityPage(items=activity(view, limit))
 
     async def change(self, tenant_id: str, bill_group_id: str, change_id: str) -> ActivityItem:
-        record = await self._changes.one(tenant_id, bill_group_id, change_id)
-        if record is None:
-            raise not_found("change (yet)")
-        bill_group = await self._state.bill_group(tenant_id, bill_group_id)
-        ids = await self._method_ids(tenant_id, bill_group_id)
-        return activity_item(record, bill_group, ids)
-
-    async def pending(
-        self,
-        tenant_id: str,
-        bill_group: BillGroupState,
-        payment_methods: list[PaymentMethodState],
-    ) -> list[ActivityItem]:
-        """Changes still pending: neither settled nor already visible in upstream state."""
-        ids = [m.payment_method_id for m in payment_methods]
-        records = await self._changes.pending(tenant_id, bill_group.bill_group_id)
-        items = [activity_item(r, bill_group, ids) for r in records]
-        return [item for item in items if item.status == "pending"]
+        view = await self._view(tenant_id, bill_group_id, "change (yet)")
+        return change(view, change_id)

@@ -13,9 +13,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from billing_view.db import CHANGES, INDEXES, Doc, ensure_indexes, first_occupied
+from billing_view.db import COLLECTIONS, Doc, first_occupied
 from billing_view.projection.handlers import CONSUMED_TOPICS
 from billing_view.projection.service import consumer_policy
+from billing_view.projection.writes import CHANGES
 from billing_view.settings import Settings
 from portal_kit.deadletter import SourceRecord
 from portal_kit.ops import mongo_check
@@ -37,13 +38,19 @@ async def snapshot(db: AsyncDatabase[Doc]) -> Snapshot:
 
     `before` of a change is left out: it records what the read model held when the change
     arrived, which depends on how the topics happened to interleave for that consumer.
+    (A whole-collection read: for rebuild comparisons, never on a request's path.)
     """
     result: Snapshot = {}
-    for collection in INDEXES:
-        drop = VOLATILE_FIELDS | ({"before"} if collection == CHANGES else set())
+    for collection in COLLECTIONS:
         docs: dict[str, Doc] = {}
         async for doc in db[collection].find():
-            docs[str(doc["_id"])] = {k: v for k, v in doc.items() if k not in drop}
+            kept = {k: v for k, v in doc.items() if k not in VOLATILE_FIELDS}
+            if CHANGES in kept:
+                kept[CHANGES] = {
+                    key: {f: v for f, v in change.items() if f != "before"}
+                    for key, change in kept[CHANGES].items()
+                }
+            docs[str(doc["_id"])] = kept
         result[collection] = docs
     return result
 
@@ -67,7 +74,6 @@ async def replay_into(settings: Settings, database: str, batch: int = 1000) -> d
         occupied = await first_occupied(db)
         if occupied is not None:
             raise ReplayError(f"database {database!r} is not empty ({occupied})")
-        await ensure_indexes(db)
         skipped = 0
 
         async def skip(record: SourceRecord, error: BaseException, attempts: int) -> None:

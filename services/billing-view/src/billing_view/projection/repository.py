@@ -1,87 +1,67 @@
-"""The projection's writes of upstream state: the only code writing the state collections.
+"""The projection's writes of upstream state: the only code writing state into the read model.
 
-FerretDB v1 notes that shaped the write path (checked against v1.24.2):
-- an `update` command with several statements stops at the first write error even when
-  `ordered` is false, its reply then lacks `nModified` (PyMongo's `bulk_write` raises
-  `KeyError`), and it is much slower than the same statements sent one at a time;
-- only a filter that is exactly `{_id: <value>}` is pushed down to SQLite: any conditional
-  filter scans the collection, and each statement is its own SQLite transaction, while
-  `insert_many` writes a whole batch in one.
-So the conditional write is `{_id}` + `$max: {current: {version, ...}}` (see
-`projection.domain.StateWrite`): atomic, pushed down, and it never moves a document
-backwards, whatever two replicas do. A batch inserts its documents in ordered windows; where
-an insert meets an existing document, that one gets the `$max` write and the window goes on
-after it.
+A batch is ONE unordered `bulk_write` of version-gated upserts (`projection.writes`): each
+statement is an atomic single-document update by `_id` that changes the document only if it
+holds an older version of the item. A statement whose item is already as new or newer
+misses its filter and its upsert collides with the existing `_id`: MongoDB reports a
+duplicate-key error for that statement alone and carries on with the others (unordered).
+Two replicas creating the same document at once (an account's list, fed from several
+partitions) can also collide once, so collided statements are sent once more: a document
+exists by then, and a second collision means the write is stale.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
-from billing_view.db import Doc
-from billing_view.projection.domain import StateWrite, newest_per_document
+from billing_view.db import READ_MODEL, Doc
+from billing_view.projection.domain import StateWrite, newest_per_item
 from billing_view.projection.models import WriteOutcome
+from billing_view.projection.writes import Upsert, upserts
 
 DUPLICATE_KEY = 11000
-# Documents per insert attempt: small enough that re-sending the rest of a window after an
-# existing document is cheap, large enough that new documents go in a few round trips.
-INSERT_WINDOW = 64
+# (item in the batch, position among the item's upserts, the upsert)
+Statement = tuple[int, int, Upsert]
 
 
 class StateRepository:
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
-        self._db = db
+        self._col = db[READ_MODEL]
 
     async def apply_states(self, writes: Sequence[StateWrite]) -> WriteOutcome:
-        """Apply the newest version of each document, each write conditional on its version."""
-        by_collection: dict[str, list[StateWrite]] = defaultdict(list)
-        for write in newest_per_document(writes):
-            by_collection[write.collection].append(write)
-        applied = 0
-        for collection, group in by_collection.items():
-            applied += await self._apply_collection(collection, group)
+        """Apply the newest version of each item in one bulk write, each gated on its version."""
+        newest = newest_per_item(writes)
+        statements: list[Statement] = [
+            (item, position, upsert)
+            for item, write in enumerate(newest)
+            for position, upsert in enumerate(upserts(write))
+        ]
+        collided = await self._bulk(statements)
+        if collided:
+            collided = await self._bulk(collided)
+        # An item counts as applied when its own statement (the first) was not stale.
+        stale_items = {item for item, position, _ in collided if position == 0}
+        applied = len(newest) - len(stale_items)
         return WriteOutcome(applied=applied, stale=len(writes) - applied)
 
-    async def _apply_collection(self, name: str, writes: list[StateWrite]) -> int:
-        """Insert first, in windows; a document that exists already gets the `$max` write.
-
-        No read before the write: on FerretDB any filter but `{_id}` scans the collection,
-        and an ordered `insert_many` stops exactly at the first existing document.
-        """
-        col = self._db[name]
-        applied = 0
-        start = 0
-        while start < len(writes):
-            window = writes[start : start + INSERT_WINDOW]
-            try:
-                await col.insert_many([w.document() for w in window], ordered=True)
-            except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                if not errors or errors[0].get("code") != DUPLICATE_KEY:
-                    raise
-                index = int(errors[0]["index"])
-                applied += index
-                applied += await self.apply_one(window[index])
-                start += index + 1
-                continue
-            applied += len(window)
-            start += len(window)
-        return applied
-
     async def apply_one(self, write: StateWrite) -> int:
-        """ONE atomic conditional write: `$max` keeps whichever `current` is newer."""
-        update = {"$max": {"current": write.current}, "$setOnInsert": write.keys}
-        for _ in range(2):
-            try:
-                result = await self._db[write.collection].update_one(
-                    {"_id": write.id}, update, upsert=True
-                )
-            except DuplicateKeyError:
-                # Two upserts raced to create the document: the retry finds it and compares.
-                continue
-            return 1 if (result.upserted_id is not None or result.modified_count) else 0
-        return 0
+        outcome = await self.apply_states([write])
+        return outcome.applied
+
+    async def _bulk(self, statements: list[Statement]) -> list[Statement]:
+        """Sends the statements as one unordered bulk write; returns those that collided."""
+        if not statements:
+            return []
+        requests = [UpdateOne(u.filter, u.update, upsert=True) for _, _, u in statements]
+        try:
+            await self._col.bulk_write(requests, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if not errors or any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            return [statements[int(e["index"])] for e in errors]
+        return []

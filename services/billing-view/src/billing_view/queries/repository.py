@@ -1,168 +1,130 @@
-"""The queries' reads of the read model: the only code reading the state collections.
+"""The queries' reads of the read model: the only code reading it for the API.
 
-Every read is scoped by tenant and bill group; an object of another bill group or tenant is
-not found, exactly like one that does not exist. Documents leave as typed models.
+Every read is by `_id` (equality or `$in` of a few keys), so its cost does not depend on how
+many bill groups, tenants or invoices exist; a read of a portal view fetches only the parts
+the page needs (a projection). Keys carry the tenant and the bill group: an object of another
+bill group or tenant is simply not found. Documents leave as typed models.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
+
 from pymongo.asynchronous.database import AsyncDatabase
 
-from billing_view.db import (
-    BILL_GROUPS,
-    ENTITIES,
-    INVOICES,
-    NEWEST,
-    PAYMENT_METHODS,
-    SUBSCRIPTIONS,
-    Doc,
-    doc_id,
-)
-from billing_view.queries.domain import OPEN_STATUSES, InvoiceCursor
+from billing_view import db
+from billing_view.changes.models import ChangeRecord
+from billing_view.db import READ_MODEL, Doc
+from billing_view.projection import writes as w
 from billing_view.queries.models import (
+    AccountBillGroup,
     BillGroupState,
     EntityState,
+    InvoiceEntry,
     InvoiceListing,
     InvoiceState,
+    Part,
     PaymentMethodState,
-    QueryPlan,
+    PortalView,
     SubscriptionState,
 )
 
-
-def _invoice_filter(
-    tenant_id: str,
-    bill_group_id: str,
-    statuses: list[str] | None,
-    after: InvoiceCursor | None,
-) -> Doc:
-    """The invoice list's filter (its sort is `db.NEWEST`, served by `bg_status_newest`)."""
-    query: Doc = {"tenant_id": tenant_id, "bill_group_id": bill_group_id}
-    if statuses is not None:
-        query["current.status"] = statuses[0] if len(statuses) == 1 else {"$in": statuses}
-    if after is not None:
-        query["$or"] = [
-            {"current.issue_date": {"$lt": after.issue_date}},
-            {"current.issue_date": after.issue_date, "current.number": {"$lt": after.number}},
-            {
-                "current.issue_date": after.issue_date,
-                "current.number": after.number,
-                "invoice_id": {"$lt": after.invoice_id},
-            },
-        ]
-    return query
+_FIELDS: dict[Part, str] = {
+    "payment_methods": w.PAYMENT_METHODS,
+    "subscriptions": w.SUBSCRIPTIONS,
+    "invoices": w.INVOICES,
+    "changes": w.CHANGES,
+}
 
 
-def _plan(explained: Doc) -> QueryPlan:
-    if "ferretdbVersion" in explained.get("serverInfo", {}):
-        return QueryPlan(ferretdb=True, filter_pushdown=bool(explained.get("filterPushdown")))
-    return QueryPlan(ferretdb=False, winning_plan=str(explained["queryPlanner"]["winningPlan"]))
+def _items(doc: Doc, name: str) -> Iterable[Doc]:
+    items: dict[str, Doc] = doc.get(name) or {}
+    return items.values()
 
 
-def _state(doc: Doc) -> Doc:
-    state: Doc = doc["current"]["state"]
-    return state
+def _entry(item: Doc) -> InvoiceEntry:
+    return InvoiceEntry(
+        invoice_id=item["i"],
+        status=item["st"],
+        issue_date=item["d"],
+        number=item["n"],
+        currency=item["c"],
+        amount_due_minor=int(item["a"]),
+    )
+
+
+def _view(doc: Doc) -> PortalView:
+    methods = [
+        PaymentMethodState.model_validate_json(i["s"]) for i in _items(doc, w.PAYMENT_METHODS)
+    ]
+    subs = [SubscriptionState.model_validate_json(i["s"]) for i in _items(doc, w.SUBSCRIPTIONS)]
+    changes = [
+        ChangeRecord.model_validate(
+            {**c, "tenant_id": doc["tenant_id"], "bill_group_id": doc["bill_group_id"]}
+        )
+        for c in _items(doc, w.CHANGES)
+        if "kind" in c
+    ]
+    return PortalView(
+        bill_group=BillGroupState.model_validate_json(doc[w.BILL_GROUP]["s"]),
+        payment_methods=sorted(methods, key=lambda m: m.payment_method_id),
+        subscriptions=sorted(subs, key=lambda s: (s.start_date, s.subscription_id)),
+        invoices=[_entry(i) for i in _items(doc, w.INVOICES)],
+        changes=sorted(changes, key=lambda r: (r.requested_at, r.change_id), reverse=True),
+    )
 
 
 class QueryRepository:
-    def __init__(self, db: AsyncDatabase[Doc]) -> None:
-        self._db = db
+    def __init__(self, database: AsyncDatabase[Doc]) -> None:
+        self._col = database[READ_MODEL]
+
+    async def view(
+        self, tenant_id: str, bill_group_id: str, parts: Iterable[Part] = ()
+    ) -> PortalView | None:
+        """The bill group's portal view with the parts asked for; None until its state."""
+        projection = {w.BILL_GROUP: 1, "tenant_id": 1, "bill_group_id": 1}
+        projection.update({_FIELDS[p]: 1 for p in parts})
+        doc = await self._col.find_one({"_id": db.view_id(tenant_id, bill_group_id)}, projection)
+        if doc is None or w.BILL_GROUP not in doc:
+            return None
+        return _view(doc)
 
     async def bill_group(self, tenant_id: str, bill_group_id: str) -> BillGroupState | None:
-        doc = await self._db[BILL_GROUPS].find_one(
-            {"_id": doc_id(tenant_id, bill_group_id), "tenant_id": tenant_id}
-        )
-        return None if doc is None else BillGroupState.model_validate(_state(doc))
+        view = await self.view(tenant_id, bill_group_id)
+        return None if view is None else view.bill_group
 
     async def entity(self, tenant_id: str, entity_id: str) -> EntityState | None:
-        doc = await self._db[ENTITIES].find_one(
-            {"_id": doc_id(tenant_id, entity_id), "tenant_id": tenant_id}
-        )
-        return None if doc is None else EntityState.model_validate(_state(doc))
-
-    async def _scoped(self, collection: str, tenant_id: str, bill_group_id: str) -> list[Doc]:
-        cursor = self._db[collection].find({"tenant_id": tenant_id, "bill_group_id": bill_group_id})
-        return await cursor.to_list()
-
-    async def _one(
-        self, collection: str, tenant_id: str, bill_group_id: str, object_id: str
-    ) -> Doc | None:
-        """By key, and only if it belongs to this tenant AND bill group (else: not found)."""
-        return await self._db[collection].find_one(
-            {
-                "_id": doc_id(tenant_id, object_id),
-                "tenant_id": tenant_id,
-                "bill_group_id": bill_group_id,
-            }
-        )
-
-    async def subscriptions(self, tenant_id: str, bill_group_id: str) -> list[SubscriptionState]:
-        docs = await self._scoped(SUBSCRIPTIONS, tenant_id, bill_group_id)
-        states = [SubscriptionState.model_validate(_state(d)) for d in docs]
-        return sorted(states, key=lambda s: (s.start_date, s.subscription_id))
-
-    async def payment_methods(self, tenant_id: str, bill_group_id: str) -> list[PaymentMethodState]:
-        docs = await self._scoped(PAYMENT_METHODS, tenant_id, bill_group_id)
-        states = [PaymentMethodState.model_validate(_state(d)) for d in docs]
-        return sorted(states, key=lambda s: s.payment_method_id)
-
-    async def payment_method(
-        self, tenant_id: str, bill_group_id: str, payment_method_id: str
-    ) -> PaymentMethodState | None:
-        doc = await self._one(PAYMENT_METHODS, tenant_id, bill_group_id, payment_method_id)
-        return None if doc is None else PaymentMethodState.model_validate(_state(doc))
+        doc = await self._col.find_one({"_id": db.entity_id(tenant_id, entity_id)}, {"s": 1})
+        return None if doc is None else EntityState.model_validate_json(doc["s"])
 
     async def invoice(
         self, tenant_id: str, bill_group_id: str, invoice_id: str
     ) -> InvoiceState | None:
-        doc = await self._one(INVOICES, tenant_id, bill_group_id, invoice_id)
-        return None if doc is None else InvoiceState.model_validate(_state(doc))
+        key = db.invoice_id(tenant_id, bill_group_id, invoice_id)
+        doc = await self._col.find_one({"_id": key}, {"s": 1, "l": 1})
+        if doc is None:
+            return None
+        return InvoiceState.model_validate({**json.loads(doc["s"]), "lines": json.loads(doc["l"])})
 
-    async def open_invoices(self, tenant_id: str, bill_group_id: str) -> list[InvoiceListing]:
-        cursor = self._db[INVOICES].find(
-            {
-                "tenant_id": tenant_id,
-                "bill_group_id": bill_group_id,
-                "current.status": {"$in": sorted(OPEN_STATUSES)},
-            },
-            {"current.state.lines": 0},
-        )
-        return [InvoiceListing.model_validate(_state(d)) for d in await cursor.to_list()]
-
-    async def invoices(
-        self,
-        tenant_id: str,
-        bill_group_id: str,
-        statuses: list[str] | None,
-        after: InvoiceCursor | None,
-        limit: int,
+    async def invoice_listings(
+        self, tenant_id: str, bill_group_id: str, invoice_ids: list[str]
     ) -> list[InvoiceListing]:
-        """Newest first (issue_date, number, id desc), after the cursor; lines left out."""
-        query = _invoice_filter(tenant_id, bill_group_id, statuses, after)
-        cursor = self._db[INVOICES].find(query, {"current.state.lines": 0}).sort(NEWEST)
-        docs = await cursor.limit(limit).to_list()
-        return [InvoiceListing.model_validate(_state(d)) for d in docs]
+        """These invoices without their lines, in the order asked for (one `$in` by `_id`)."""
+        if not invoice_ids:
+            return []
+        keys = [db.invoice_id(tenant_id, bill_group_id, i) for i in invoice_ids]
+        docs = await self._col.find({"_id": {"$in": keys}}, {"s": 1}).to_list()
+        by_key = {d["_id"]: InvoiceListing.model_validate_json(d["s"]) for d in docs}
+        return [by_key[k] for k in keys if k in by_key]
 
-    async def explain_invoice_list(
-        self,
-        tenant_id: str,
-        bill_group_id: str,
-        statuses: list[str] | None,
-        after: InvoiceCursor | None,
-    ) -> QueryPlan:
-        """How the server runs the invoice list's query (an index check for tests and ops)."""
-        query = _invoice_filter(tenant_id, bill_group_id, statuses, after)
-        return _plan(await self._db[INVOICES].find(query).sort(NEWEST).explain())
-
-    async def explain_bill_group(self, tenant_id: str, bill_group_id: str) -> QueryPlan:
-        """How the server runs the read of one bill group by key."""
-        return _plan(
-            await self._db[BILL_GROUPS].find({"_id": doc_id(tenant_id, bill_group_id)}).explain()
+    async def account_bill_groups(self, tenant_id: str, account_id: str) -> list[AccountBillGroup]:
+        doc = await self._col.find_one(
+            {"_id": db.account_id(tenant_id, account_id)}, {w.ACCOUNT_BILL_GROUPS: 1}
         )
-
-    async def account_bill_groups(self, tenant_id: str, account_id: str) -> list[BillGroupState]:
-        cursor = self._db[BILL_GROUPS].find(
-            {"tenant_id": tenant_id, "current.account_id": account_id}
-        )
-        states = [BillGroupState.model_validate(_state(d)) for d in await cursor.to_list()]
-        return sorted(states, key=lambda s: s.bill_group_id)
+        if doc is None:
+            return []
+        found = [
+            AccountBillGroup.model_validate_json(i["s"]) for i in _items(doc, w.ACCOUNT_BILL_GROUPS)
+        ]
+        return sorted(found, key=lambda b: b.bill_group_id)

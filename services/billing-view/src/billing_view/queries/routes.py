@@ -20,9 +20,10 @@ from billing_view.queries.schemas import (
     Overview,
     PaymentMethodList,
     PaymentMethodView,
+    PortalPage,
     SubscriptionList,
 )
-from billing_view.queries.service import QueryService
+from billing_view.queries.service import PageName, QueryService
 
 BILL_GROUP_PATH = "/internal/v1/tenants/{tenant_id:str}/bill-groups/{bill_group_id:str}"
 Queries = NamedDependency[QueryService]
@@ -91,6 +92,40 @@ class BillGroupController(Controller):
     ) -> InvoiceState:
         """The whole invoice, with its lines and document."""
         return await queries.invoice(tenant_id, bill_group_id, invoice_id)
+
+
+class PageController(Controller):
+    """One request per portal page: the branding and everything the page shows."""
+
+    path = f"{BILL_GROUP_PATH}/pages"
+
+    @get("/{page:str}")
+    async def page(
+        self,
+        queries: Queries,
+        tenant_id: FromPath[str],
+        bill_group_id: FromPath[str],
+        page: FromPath[PageName],
+        status: Annotated[str | None, QueryParameter()] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+        cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
+    ) -> PortalPage:
+        """`overview`, `billing-details`, `contacts`, `subscriptions`, `payment-methods`,
+        `invoices` (with `status`, `limit`, `cursor`), `activity` or `branding`."""
+        return await queries.page(
+            tenant_id, bill_group_id, page, status=status, limit=limit, cursor=cursor
+        )
+
+    @get("/changes/{change_id:str}")
+    async def change_page(
+        self,
+        queries: Queries,
+        tenant_id: FromPath[str],
+        bill_group_id: FromPath[str],
+        change_id: FromPath[str],
+    ) -> PortalPage:
+        """The branding and one change (`change` is null until its request is consumed)."""
+        return await queries.page(tenant_id, bill_group_id, "activity", change_id=change_id)
 
 
 class AccountController(Controller):

@@ -11,7 +11,7 @@ from datetime import date
 from pydantic import BaseModel, ConfigDict
 
 from billing_view.changes.schemas import ActivityItem
-from billing_view.queries.models import InvoiceListing
+from billing_view.queries.models import AccountBillGroup, InvoiceListing
 from portal_contracts.billing import (
     BillingFrequency,
     BillingProfile,
@@ -97,12 +97,18 @@ class InvoicePage(_Schema):
     next_cursor: str | None
 
 
-class AccountBillGroup(_Schema):
-    bill_group_id: str
-    name: str
-    contract_status: ContractStatus
-    currency: str
-
-
 class AccountBillGroups(_Schema):
     items: list[AccountBillGroup]
+
+
+class PortalPage(_Schema):
+    """Everything one portal page shows, in one answer: the branding, and the page's parts
+    (only those of the page asked for are set)."""
+
+    branding: Branding
+    overview: Overview | None = None
+    payment_methods: list[PaymentMethodView] | None = None
+    subscriptions: list[SubscriptionState] | None = None
+    invoices: InvoicePage | None = None
+    activity: list[ActivityItem] | None = None
+    change: ActivityItem | None = None
