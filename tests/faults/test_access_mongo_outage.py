@@ -2,9 +2,10 @@
 dead-lettered, every state is applied once MongoDB is back, and a contract that ended during
 the outage ends the sessions of its bill group.
 
-The stack handle cannot stop its MongoDB-protocol server, so this test runs its own one (the
-local stack's own server class: FerretDB today, mongo-java-server after the data-layer
-change) and stops and starts that. Access runs in-process, on the shared Kafka.
+The test session's MongoDB is in memory (a stop would lose its data, and every other test's),
+so this test runs a server of its own: the local stack's `MongoJavaServer` with a data file
+(H2 MVStore), which keeps the data across the stop. Access runs in-process, on the shared
+Kafka.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import asyncio
 import functools
 import shutil
 from collections.abc import AsyncIterator, Iterator
-from typing import Protocol, cast
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -22,7 +22,9 @@ from prometheus_client import REGISTRY
 from portal_contracts.codec import decode
 from portal_contracts.topics import ConsumerGroup, Topic, dead_letter_topic
 from portal_kit.sealing import unseal
-from portal_localstack.stack import LocalStack, Ports
+from portal_localstack.mongoserver import MongoJavaServer
+from portal_localstack.ports import free_port
+from portal_localstack.stack import stack_root
 from portal_localstack.testing import Isolation, StackHandle
 from tests.access.conftest import INTERNAL, Access, Feed, make_access, read_topic, settings_for
 from tests.support.waiting import eventually
@@ -37,37 +39,19 @@ GROUPS = ("bg_m1", "bg_m2", "bg_m3", "bg_m4")
 ENDING = "bg_m_end"
 
 
-class MongoServer(Protocol):
-    port: int
-
-    @property
-    def uri(self) -> str: ...
-
-    def start(self) -> None: ...
-    def wait_ready(self, timeout: float = 30.0) -> None: ...
-    def stop(self) -> None: ...
-
-
 @pytest.fixture
-def mongo_server(stack: StackHandle, isolation: Isolation) -> Iterator[MongoServer]:
-    """A MongoDB-protocol server of this test's own, built like the local stack builds its."""
+def mongo_server(stack: StackHandle, isolation: Isolation) -> Iterator[MongoJavaServer]:
+    """A MongoDB server of this test's own that keeps its data on disk across a stop."""
     stack.require_local()
-    spare = LocalStack(f"outage-{isolation.token}", Ports.free(), fresh=True)
-    server = cast(
-        MongoServer,
-        next(
-            s
-            for s in vars(spare).values()
-            if getattr(s, "port", None) == spare.ports.mongodb and hasattr(s, "wait_ready")
-        ),
-    )
+    base = stack_root(f"outage-{isolation.token}")
+    server = MongoJavaServer(free_port(), base, persistent=True)
     server.start()
     try:
         server.wait_ready()
         yield server
     finally:
         server.stop()
-        shutil.rmtree(spare.base, ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
@@ -114,7 +98,7 @@ async def applied_after_outage(access: Access, bill_group_id: str) -> bool:
 
 @pytest.fixture
 async def access_on_own_mongo(
-    stack: StackHandle, isolation: Isolation, topics: list[str], mongo_server: MongoServer
+    stack: StackHandle, isolation: Isolation, topics: list[str], mongo_server: MongoJavaServer
 ) -> AsyncIterator[Access]:
     settings = settings_for(stack, isolation).model_copy(
         update={"mongodb_uri": mongo_server.uri + FAIL_FAST}
@@ -127,7 +111,7 @@ async def test_states_wait_out_a_mongodb_outage_and_a_contract_end_ends_sessions
     stack: StackHandle,
     isolation: Isolation,
     feed: Feed,
-    mongo_server: MongoServer,
+    mongo_server: MongoJavaServer,
     access_on_own_mongo: Access,
 ) -> None:
     access = access_on_own_mongo
