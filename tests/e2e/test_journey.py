@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,14 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from portal_gateway.portal.domain.money import format_money
+from portal_gateway.settings import Settings as GatewaySettings
 from tests.support.portal import count_emails_to, stored_document, wait_for_verify_link
 from tests.support.services import DevPortal, active_bill_group
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+# How long the gateway may serve a session it validated (revocation staleness bound).
+SESSION_CACHE_SECONDS = GatewaySettings.model_fields["session_cache_seconds"].default
 
 
 def _journey_bill_group(portal: DevPortal) -> dict[str, Any]:
@@ -126,6 +131,9 @@ def test_staff_grants_customer_signs_in_and_loses_access(
         removed = admin.delete(f"{path}/rules/{rule.json()['id']}")
         assert removed.status_code == 204
 
+    # The gateway may serve a validated session for SESSION_CACHE_SECONDS (its README,
+    # Sessions): past that bound, the removed rule must have ended it.
+    time.sleep(SESSION_CACHE_SECONDS + 0.2)
     page.goto(f"{base}/portal")
     expect(page.get_by_label("Email")).to_be_visible()
     assert page.url.startswith(portal_url)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
+from urllib.parse import unquote
 
 from pydantic import BaseModel
 
@@ -34,6 +36,7 @@ from portal_gateway.portal.models import (
     InvoicePage,
     Overview,
     PaymentMethod,
+    PortalPage,
     Subscription,
     Summary,
 )
@@ -115,6 +118,42 @@ class FakeBilling:
     invoices_by_id: dict[str, Invoice] = field(default_factory=dict)
     changes: dict[str, ActivityItem] = field(default_factory=dict)
     invoice_queries: list[tuple[str | None, int, str | None]] = field(default_factory=list)
+    pages: list[str] = field(default_factory=list)
+
+    async def page(
+        self,
+        tenant_id: str,
+        bill_group_id: str,
+        page: str,
+        params: dict[str, str | int] | None = None,
+    ) -> PortalPage:
+        """billing-view's `…/pages/{page}`: one call, the branding and the page's parts."""
+        self._scoped(bill_group_id)
+        self.pages.append(page)
+        params = params or {}
+        branding = await self.branding(tenant_id, bill_group_id)
+        if page.startswith("changes/"):
+            found = self.changes.get(unquote(page.removeprefix("changes/")))
+            return PortalPage(branding=branding, change=found)
+        parts: dict[str, Any] = {}
+        if page in ("overview", "billing-details", "contacts"):
+            parts["overview"] = await self.overview(tenant_id, bill_group_id)
+        if page in ("billing-details", "payment-methods"):
+            parts["payment_methods"] = list(self.methods)
+        if page == "subscriptions":
+            parts["subscriptions"] = []
+        if page == "activity":
+            parts["activity"] = list(self.changes.values())
+        if page == "invoices":
+            cursor = params.get("cursor")
+            parts["invoices"] = await self.invoices(
+                tenant_id,
+                bill_group_id,
+                str(params.get("status")),
+                int(params.get("limit", 20)),
+                None if cursor is None else str(cursor),
+            )
+        return PortalPage(branding=branding, **parts)
 
     def _scoped(self, bill_group_id: str) -> None:
         if bill_group_id != self.group.bill_group_id:

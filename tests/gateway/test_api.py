@@ -2,6 +2,7 @@
 
 import asyncio
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -10,6 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from portal_gateway.settings import Settings as GatewaySettings
 from tests.gateway.conftest import active_bill_group
 from tests.support.portal import (
     api_headers,
@@ -24,6 +26,9 @@ from tests.support.services import DevPortal
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
+
+# How long the gateway may serve a session it validated (revocation staleness bound).
+SESSION_CACHE_SECONDS = GatewaySettings.model_fields["session_cache_seconds"].default
 
 
 @pytest.fixture(scope="module")
@@ -267,6 +272,9 @@ def test_revoked_session_is_sent_back_to_sign_in_with_a_message(portal: DevPorta
             timeout=30,
         )
         assert revoked.status_code == 200, revoked.text
+        # The gateway may serve a validated session for SESSION_CACHE_SECONDS (README,
+        # Sessions): past that bound, the revocation must show.
+        time.sleep(SESSION_CACHE_SECONDS + 0.2)
         answer = client.get("/portal")
         assert answer.status_code == 303
         location = answer.headers["location"]

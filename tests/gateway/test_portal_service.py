@@ -197,3 +197,20 @@ def test_invoice_pdf_is_looked_up_in_the_bill_group_before_storage() -> None:
     with pytest.raises(NotFoundError):
         run(portal.invoice_document(session(), "i2"))
     assert documents.opened == [("docs", "i1.pdf")]
+
+
+async def test_a_page_is_one_billing_view_call_with_its_branding() -> None:
+    portal, billing, _, _ = service(FakeBilling(methods=[card("pm_1")]))
+    page = await portal.page(session(), "billing-details")
+    assert billing.pages == ["billing-details"]
+    assert page.overview is not None
+    assert page.payment_methods == [card("pm_1")]
+    assert page.branding.entity is not None
+    assert page.branding.entity.name == "Seller GmbH"
+    invoices = await portal.invoices_page(session(), "draft", None, 500)
+    # Drafts are never asked for; the limit is clamped.
+    assert billing.invoice_queries[-1] == ("open,overdue,paid,void", 100, None)
+    assert invoices.invoices is not None
+    unseen = await portal.change_page(session(), "chg/../x")
+    assert unseen.change is None
+    assert billing.pages[-1] == "changes/chg%2F..%2Fx"

@@ -6,6 +6,7 @@ Screenshots at phone and desktop width; axe finds no serious or critical violati
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +22,7 @@ from playwright.sync_api import (
     expect,
 )
 
+from portal_gateway.settings import Settings as GatewaySettings
 from tests.staff.conftest import SCREENSHOTS, STAFF, Console
 from tests.support.portal import wait_for_verify_link
 
@@ -28,6 +30,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 PHONE: ViewportSize = {"width": 360, "height": 800}
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+
+# How long the gateway may serve a session it validated (revocation staleness bound).
+SESSION_CACHE_SECONDS = GatewaySettings.model_fields["session_cache_seconds"].default
 
 
 @pytest.fixture
@@ -161,6 +166,9 @@ def test_staff_set_up_portal_access_end_to_end(
     session_row.get_by_role("button", name=f"End session of {customer_email}").click()
     expect(page.get_by_role("status").filter(has_text="session was ended")).to_be_visible()
     expect(sessions.get_by_role("row").filter(has_text=customer_email)).to_have_count(0)
+    # The gateway may serve a validated session for SESSION_CACHE_SECONDS (its README,
+    # Sessions): past that bound, the ended session must be refused.
+    time.sleep(SESSION_CACHE_SECONDS + 0.2)
     customer.reload()
     assert re.search(r"/p/[^/?]+\?reason=expired$", customer.url), customer.url
     customer.context.close()

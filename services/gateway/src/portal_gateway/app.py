@@ -27,6 +27,7 @@ from portal_gateway.clients.billing import BillingViewClient
 from portal_gateway.clients.changes import ChangePublisher
 from portal_gateway.clients.documents import DocumentStore
 from portal_gateway.clients.http import internal_http
+from portal_gateway.clients.sessions import SessionCache
 from portal_gateway.deps import Services, providers
 from portal_gateway.dev_mailbox.routes import dev_mailbox
 from portal_gateway.errors import error_handlers, log_unexpected
@@ -70,13 +71,15 @@ def create_app(
     plain_http = internal_http(settings.access_url, None, timeout)
     billing_http = internal_http(settings.billing_view_url, settings.internal_api_token, timeout)
     access = AccessClient(access_http, plain_http)
+    sessions = SessionCache(access, settings.session_cache_seconds)
     billing = BillingViewClient(billing_http)
     publisher = ChangePublisher(settings)
     staff_settings = StaffSettings()
     services = Services(
         settings=settings,
         access=access,
-        signin=SigninService(access, billing),
+        sessions=sessions,
+        signin=SigninService(access, billing, sessions),
         portal=PortalService(
             billing,
             publisher,

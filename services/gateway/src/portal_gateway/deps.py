@@ -14,6 +14,7 @@ from litestar.di import NamedDependency, Provide
 from portal_gateway.admin_edge.service import AdminEdge
 from portal_gateway.clients.access import AccessClient
 from portal_gateway.clients.models import Session
+from portal_gateway.clients.sessions import SessionCache
 from portal_gateway.errors import NotSignedInError
 from portal_gateway.portal.service import PortalService
 from portal_gateway.security import SESSION_COOKIE, portal_key_cookie
@@ -29,6 +30,7 @@ class Services:
 
     settings: Settings
     access: AccessClient
+    sessions: SessionCache
     signin: SigninService
     portal: PortalService
     staff_console: StaffConsole
@@ -37,16 +39,17 @@ class Services:
 
 
 async def current_session(
-    request: Request[Any, Any, Any], access: NamedDependency[AccessClient]
+    request: Request[Any, Any, Any], sessions: NamedDependency[SessionCache]
 ) -> Session:
-    """The signed-in customer, validated at access on every request (idle + absolute expiry,
-    server-side revocation); NotSignedInError otherwise."""
+    """The signed-in customer, validated at access (idle + absolute expiry, server-side
+    revocation) at most `SESSION_CACHE_SECONDS` ago by this process; NotSignedInError
+    otherwise."""
     cookies: Mapping[str, str] = request.cookies
     portal_key = portal_key_cookie(cookies)
     token = cookies.get(SESSION_COOKIE)
     if not token:
         raise NotSignedInError(portal_key, "signed_out")
-    session = await access.validate(token)
+    session = await sessions.validate(token)
     if session is None:
         raise NotSignedInError(portal_key, "expired")
     return session
@@ -61,6 +64,7 @@ def providers(services: Services) -> dict[str, Provide]:
     return {
         "settings": _value(services.settings),
         "access": _value(services.access),
+        "sessions": _value(services.sessions),
         "signin": _value(services.signin),
         "portal": _value(services.portal),
         "console": _value(services.staff_console),

@@ -19,8 +19,12 @@ class Settings(CommonSettings):
     internal_api_token: str = DEV_INTERNAL_API_TOKEN
     access_url: str = "http://127.0.0.1:8010"
     billing_view_url: str = "http://127.0.0.1:8020"
-    # Per-call budget for access and billing-view; a page makes at most a few such calls.
+    # Per-call budget for access and billing-view; a page makes one billing-view call (and
+    # one access call when its session is not in the cache).
     upstream_timeout_seconds: float = 5.0
+    # How long this process serves a validated session without asking access again: a
+    # session revoked elsewhere can still be served for up to this long (README, Sessions).
+    session_cache_seconds: float = Field(default=2.0, ge=0, le=5)
     csrf_secret: str = DEV_CSRF_SECRET
     # How long the gateway waits for billing-view to show a just-published change before
     # answering "saved, waiting for confirmation" anyway.

@@ -18,6 +18,7 @@ from portal_gateway.portal.models import (
     Overview,
     PaymentMethod,
     PaymentMethods,
+    PortalPage,
     Subscription,
     Subscriptions,
 )
@@ -48,6 +49,18 @@ class BillingViewClient:
         if response.status_code == 404:
             raise NotFoundError(NOT_FOUND)
         return decode(response, model, SERVICE)
+
+    async def page(
+        self,
+        tenant_id: str,
+        bill_group_id: str,
+        page: str,
+        params: dict[str, str | int] | None = None,
+    ) -> PortalPage:
+        """One portal page's data in one call: `page` is `overview`, `billing-details`,
+        `contacts`, `subscriptions`, `payment-methods`, `invoices`, `activity`, `branding`
+        or `changes/{change_id}` (its `change` is null until billing-view has it)."""
+        return await self._get(PortalPage, tenant_id, bill_group_id, f"/pages/{page}", params)
 
     async def overview(self, tenant_id: str, bill_group_id: str) -> Overview:
         return await self._get(Overview, tenant_id, bill_group_id, "/overview")

@@ -35,7 +35,10 @@ def internal_http(base_url: str, token: str | None, timeout: float) -> httpx.Asy
         base_url=base_url,
         headers={"Authorization": f"Bearer {token}"} if token else None,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        # Keep-alive: one pool per upstream, connections reused across requests.
+        limits=httpx.Limits(
+            max_connections=200, max_keepalive_connections=100, keepalive_expiry=30.0
+        ),
     )
 
 

@@ -216,3 +216,16 @@ class PaymentMethods(Record):
 
 class Activity(Record):
     items: list[ActivityItem]
+
+
+class PortalPage(Record):
+    """Everything one portal page shows, in ONE billing-view answer (`…/pages/{page}`):
+    the branding and the page's parts (those the page does not show are null)."""
+
+    branding: Branding
+    overview: Overview | None = None
+    payment_methods: list[PaymentMethod] | None = None
+    subscriptions: list[Subscription] | None = None
+    invoices: InvoicePage | None = None
+    activity: list[ActivityItem] | None = None
+    change: ActivityItem | None = None

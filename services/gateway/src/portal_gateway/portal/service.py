@@ -24,6 +24,7 @@ from portal_contracts.portal import (
     DefaultPaymentMethodChangeRequested,
     PaymentMethodAddRequested,
 )
+from portal_gateway.clients.http import quote_segment
 from portal_gateway.clients.models import Session
 from portal_gateway.errors import (
     FormInvalidError,
@@ -46,6 +47,7 @@ from portal_gateway.portal.models import (
     InvoicePage,
     Overview,
     PaymentMethod,
+    PortalPage,
     Subscription,
 )
 
@@ -58,6 +60,13 @@ NOT_FOUND = "We could not find that."
 class BillingReader(Protocol):
     """What the use cases read of billing-view (`clients.billing.BillingViewClient`)."""
 
+    async def page(
+        self,
+        tenant_id: str,
+        bill_group_id: str,
+        page: str,
+        params: dict[str, str | int] | None = None,
+    ) -> PortalPage: ...
     async def overview(self, tenant_id: str, bill_group_id: str) -> Overview: ...
     async def branding(self, tenant_id: str, bill_group_id: str) -> Branding: ...
     async def subscriptions(self, tenant_id: str, bill_group_id: str) -> list[Subscription]: ...
@@ -136,8 +145,28 @@ class PortalService:
 
     # --- reads -------------------------------------------------------------------------
 
+    async def page(self, session: Session, name: str) -> PortalPage:
+        """Everything one HTML page shows (branding included), in one billing-view call."""
+        return await self.billing.page(session.tenant_id, session.bill_group_id, name)
+
+    async def invoices_page(
+        self, session: Session, status: str | None, cursor: str | None, limit: int = 20
+    ) -> PortalPage:
+        params: dict[str, str | int] = {
+            "status": status if status in INVOICE_STATUSES else ",".join(INVOICE_STATUSES),
+            "limit": max(1, min(limit, 100)),
+        }
+        if cursor:
+            params["cursor"] = cursor
+        return await self.billing.page(session.tenant_id, session.bill_group_id, "invoices", params)
+
+    async def change_page(self, session: Session, change_id: str) -> PortalPage:
+        """The change (None while billing-view has not caught up with it) and the branding."""
+        name = f"changes/{quote_segment(change_id)}"
+        return await self.billing.page(session.tenant_id, session.bill_group_id, name)
+
     async def branding(self, session: Session) -> Branding:
-        return await self.billing.branding(session.tenant_id, session.bill_group_id)
+        return (await self.page(session, "branding")).branding
 
     async def overview(self, session: Session) -> Overview:
         return await self.billing.overview(session.tenant_id, session.bill_group_id)

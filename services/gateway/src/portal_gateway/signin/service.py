@@ -33,10 +33,20 @@ class BrandingReader(Protocol):
     async def branding(self, tenant_id: str, bill_group_id: str) -> Branding: ...
 
 
+class SessionForgetter(Protocol):
+    def forget(self, session_token: str) -> None: ...
+
+
 class SigninService:
-    def __init__(self, access: SigninAccess, billing: BrandingReader) -> None:
+    def __init__(
+        self,
+        access: SigninAccess,
+        billing: BrandingReader,
+        sessions: SessionForgetter | None = None,
+    ) -> None:
         self.access = access
         self.billing = billing
+        self.sessions = sessions
 
     async def entry(self, portal_key: str) -> PortalEntry:
         """The portal of a link; NotFoundError for an unknown or rotated key."""
@@ -91,3 +101,6 @@ class SigninService:
 
     async def signout(self, session: Session) -> None:
         await self.access.signout(session.session_token)
+        if self.sessions is not None:
+            # This replica stops serving it at once (others within SESSION_CACHE_SECONDS).
+            self.sessions.forget(session.session_token)

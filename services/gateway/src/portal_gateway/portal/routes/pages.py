@@ -7,9 +7,8 @@ error is mapped to a page in `portal_gateway.errors`.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
@@ -19,7 +18,7 @@ from litestar.response import Redirect, Stream, Template
 
 from portal_contracts.urls import portal_path
 from portal_gateway.clients.models import Session
-from portal_gateway.errors import FormInvalidError, NotFoundError
+from portal_gateway.errors import FormInvalidError, NotFoundError, UpstreamError
 from portal_gateway.portal.schemas import (
     CONTACT_ROLES,
     ECHOED_PAYMENT_FIELDS,
@@ -49,6 +48,14 @@ Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED
 R = Request[Any, Any, Any]
 Portal = NamedDependency[PortalService]
 Customer = NamedDependency[Session]
+T = TypeVar("T")
+
+
+def require(part: T | None) -> T:
+    """A part of the page billing-view must send for that page (else its answer is wrong)."""
+    if part is None:
+        raise UpstreamError("billing-view page without its data")
+    return part
 
 
 def after_change(submitted: Submitted) -> Redirect:
@@ -98,15 +105,19 @@ class Pages:
         values: dict[str, str] | None = None,
     ) -> Template:
         """The billing details page, with the saved profile unless a form is shown again."""
-        overview, methods = await asyncio.gather(
-            self.portal.overview(self.session), self.portal.payment_methods(self.session)
-        )
+        data = await self.portal.page(self.session, "billing-details")
+        overview, methods = require(data.overview), require(data.payment_methods)
         if values is None:
             profile = overview.bill_group.billing_profile.model_dump(exclude_none=True)
             values = {k: str(v) for k, v in profile.items()}
         view = BillingDetailsPage(overview, methods)
         return await self.render(
-            "billing_details.html", view, status_code, errors=errors or {}, values=values
+            "billing_details.html",
+            view,
+            status_code,
+            errors=errors or {},
+            values=values,
+            branding=data.branding,
         )
 
 
@@ -129,9 +140,10 @@ class PortalPages(Controller):
 
     @get("")
     async def overview(self, pages: Page, portal: Portal, session: Customer) -> Template:
-        overview = await portal.overview(session)
+        data = await portal.page(session, "overview")
+        overview = require(data.overview)
         view = OverviewPage(overview, overview.summary.default_payment_method)
-        return await pages.render("overview.html", view, branding=overview.branding)
+        return await pages.render("overview.html", view, branding=data.branding)
 
     @get("/billing-details")
     async def billing_details(self, pages: Page) -> Template:
@@ -158,13 +170,15 @@ class PortalPages(Controller):
 
     @get("/subscriptions")
     async def subscriptions(self, pages: Page, portal: Portal, session: Customer) -> Template:
-        view = SubscriptionsPage(await portal.subscriptions(session))
-        return await pages.render("subscriptions.html", view)
+        data = await portal.page(session, "subscriptions")
+        view = SubscriptionsPage(require(data.subscriptions))
+        return await pages.render("subscriptions.html", view, branding=data.branding)
 
     @get("/contacts")
     async def contacts(self, pages: Page, portal: Portal, session: Customer) -> Template:
-        view = ContactsPage.of(await portal.overview(session))
-        return await pages.render("contacts.html", view)
+        data = await portal.page(session, "contacts")
+        view = ContactsPage.of(require(data.overview))
+        return await pages.render("contacts.html", view, branding=data.branding)
 
     @get("/contacts/{role:str}/edit")
     async def edit_contact(
@@ -172,9 +186,12 @@ class PortalPages(Controller):
     ) -> Template:
         if role not in CONTACT_ROLES:
             raise NotFoundError("We could not find that.")
-        contacts = ContactsPage.of(await portal.overview(session)).contacts
+        data = await portal.page(session, "contacts")
+        contacts = ContactsPage.of(require(data.overview)).contacts
         values = contact_values(contacts[role])
-        return await pages.render("contact_edit.html", ContactEditPage(role), values=values)
+        return await pages.render(
+            "contact_edit.html", ContactEditPage(role), values=values, branding=data.branding
+        )
 
     @post("/contacts/{role:str}", response_model=None)
     async def save_contact(
@@ -200,8 +217,9 @@ class PortalPages(Controller):
 
     @get("/payment-methods")
     async def payment_methods(self, pages: Page, portal: Portal, session: Customer) -> Template:
-        view = PaymentMethodsPage(await portal.payment_methods(session))
-        return await pages.render("payment_methods.html", view)
+        data = await portal.page(session, "payment-methods")
+        view = PaymentMethodsPage(require(data.payment_methods))
+        return await pages.render("payment_methods.html", view, branding=data.branding)
 
     @get("/payment-methods/new")
     async def new_payment_method(self, pages: Page, type: FromQuery[str] = "card") -> Template:
@@ -233,8 +251,11 @@ class PortalPages(Controller):
         try:
             submitted = await portal.change_default_payment_method(session, payment_method_id)
         except FormInvalidError as exc:
-            view = PaymentMethodsPage(await portal.payment_methods(session))
-            return await pages.render("payment_methods.html", view, 400, errors=exc.errors)
+            data = await portal.page(session, "payment-methods")
+            view = PaymentMethodsPage(require(data.payment_methods))
+            return await pages.render(
+                "payment_methods.html", view, 400, errors=exc.errors, branding=data.branding
+            )
         return after_change(submitted)
 
     @get("/invoices")
@@ -246,14 +267,15 @@ class PortalPages(Controller):
         status: FromQuery[str | None] = None,
         cursor: FromQuery[str | None] = None,
     ) -> Template:
-        result = await portal.invoices(session, status, cursor)
+        data = await portal.invoices_page(session, status, cursor)
+        result = require(data.invoices)
         view = InvoicesPage(
             invoices=result.items,
             next_cursor=result.next_cursor,
             status=status if status in INVOICE_STATUSES else "",
             statuses=INVOICE_STATUSES,
         )
-        return await pages.render("invoices.html", view)
+        return await pages.render("invoices.html", view, branding=data.branding)
 
     @get("/invoices/{invoice_id:str}/pdf")
     async def invoice_pdf(
@@ -263,8 +285,9 @@ class PortalPages(Controller):
 
     @get("/activity")
     async def activity(self, pages: Page, portal: Portal, session: Customer) -> Template:
-        items = [ActivityEntry.of(item) for item in await portal.activity(session)]
-        return await pages.render("activity.html", ActivityPage(items))
+        data = await portal.page(session, "activity")
+        items = [ActivityEntry.of(item) for item in require(data.activity)]
+        return await pages.render("activity.html", ActivityPage(items), branding=data.branding)
 
     @get("/changes/{change_id:str}")
     async def change(
@@ -275,8 +298,9 @@ class PortalPages(Controller):
         change_id: FromPath[str],
     ) -> Template:
         # Published, but billing-view may not have caught up yet: then it shows as pending.
-        view = ChangePage(change_id, await portal.change_if_visible(session, change_id))
-        return await pages.render("change.html", view)
+        data = await portal.change_page(session, change_id)
+        view = ChangePage(change_id, data.change)
+        return await pages.render("change.html", view, branding=data.branding)
 
     @post("/signout")
     async def signout(
