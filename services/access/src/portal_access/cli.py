@@ -1,4 +1,6 @@
-"""`portal-access run` serves the app; `api-key create|revoke|list` manage admin API keys;
+"""`portal-access run` serves the app; `upgrade` moves documents of the earlier layout
+(`upgrade.py`, once, before the first replica starts); `api-key create|revoke|list` manage
+admin API keys;
 `staff-secret create` and `staff-link` are the staff console's (issue 9,
 see staff_links/cli.py)."""
 
@@ -26,6 +28,18 @@ async def _with_callers(settings: Settings, work: Callable[[CallerService], Awai
         return await work(CallerService(keys, settings.internal_api_token))
     finally:
         await client.close()
+
+
+async def _upgrade(settings: Settings) -> int:
+    from portal_access.upgrade import upgrade
+
+    client = mongo_client(settings)
+    try:
+        moved = await upgrade(Mongo(client, settings.mongodb_database))
+    finally:
+        await client.close()
+    print(f"rekeyed {moved} portal(s) by (tenant, bill group)", file=sys.stderr)
+    return 0
 
 
 def _api_key(args: argparse.Namespace, settings: Settings) -> int:
@@ -64,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="portal-access")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="serve the HTTP API, the consumer and the outbox relay")
+    commands.add_parser("upgrade", help="move documents of the earlier layout (run once)")
     keys = commands.add_parser("api-key", help="admin API keys (tenant-scoped)")
     actions = keys.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="create a key and print it once")
@@ -82,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
 
         serve(create_app(settings), settings.http_host, settings.http_port)
         return 0
+    if args.command == "upgrade":
+        return asyncio.run(_upgrade(settings))
     if args.command in staff_cli.COMMANDS:
         return staff_cli.run(args, settings)
     return _api_key(args, settings)

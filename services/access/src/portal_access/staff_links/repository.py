@@ -64,6 +64,10 @@ class StaffLinkRepository:
             await self._nonces.insert_one(
                 {
                     "_id": _nonce_key(tenant_id, nonce),
+                    # Also as fields: the unique (tenant_id, nonce) index of earlier releases
+                    # stays satisfied where it still exists.
+                    "tenant_id": tenant_id,
+                    "nonce": nonce,
                     "staff_email": staff_email,
                     "used_at": now,
                     "expires_at": expires_at,
