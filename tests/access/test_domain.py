@@ -240,3 +240,13 @@ def test_session_and_window_arithmetic() -> None:
         )
         == 1
     )
+
+
+def test_per_portal_buckets_are_per_tenant_and_windows_are_shared() -> None:
+    now = datetime(2026, 1, 1, 12, 7, 30, tzinfo=UTC)
+    per_portal = signin.RateLimit("portal", 300, 60)
+    demo, other = signin.buckets(now, [(per_portal, "demo", "bg_1"), (per_portal, "other", "bg_1")])
+    assert demo != other
+    assert (demo.window, demo.resets_at) == (other.window, other.resets_at)
+    assert signin.retry_after(now, [(demo, True), (other, True)]) == 0
+    assert signin.retry_after(now, [(demo, True), (other, False)]) == 30
