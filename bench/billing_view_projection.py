@@ -2,19 +2,19 @@
 publish→visible lag at a steady rate and the read model's document sizes.
 
     .venv/bin/python bench/billing_view_projection.py [--events 30000] [--bill-groups 10000]
-        [--rate 500] [--seconds 20]
+        [--rate 1000] [--seconds 20]
 
-Starts its own local stack (Kafka, FerretDB, moto) on free ports, publishes N mixed upstream
-state events (entities, bill groups, subscriptions, invoices, payment methods) over the given
-number of bill groups, then measures:
+Starts its own local stack (Kafka, mongo-java-server, moto) on free ports, publishes N mixed
+upstream state events (entities, bill groups, subscriptions, invoices, payment methods) over
+the given number of bill groups, then measures:
 
-1. baseline: aiokafka consuming the same topics, no validation, writing the same documents
-   with the fastest bulk form FerretDB offers (`delete_many(_id $in)` + `insert_many` per
-   poll; PyMongo's `bulk_write` of upserts is unusably slow on FerretDB v1.24, see README);
+1. baseline: aiokafka consuming the same topics, no validation, no version gate, writing the
+   same documents (the same `_id`s, fields and JSON texts as billing-view's read model) with
+   ONE unordered `bulk_write` of `_id` upserts per poll, on the same server;
 2. projection: the real service, `billing-view run` as a subprocess (its FastStream consumer:
-   decode + contract validation + version-gated `$max` writes + commits after the writes),
-   from the moment its `/readyz` answers until its consumer group's committed offsets reach
-   the end of every partition;
+   decode + contract validation + version-gated upserts in one unordered `bulk_write` per
+   batch + commits after the writes), from the moment its `/readyz` answers until its
+   consumer group's committed offsets reach the end of every partition;
 3. lag: events published at a steady rate to the same running service; p50/p99 from the
    send to the moment its group's committed offset passes the event (committed only once the
    batch is durable in the read model; offsets are polled every 20 ms, so add up to that);
@@ -47,7 +47,7 @@ import bson
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, UpdateOne
 
 from billing_simulator.publish import Publisher, topic_of
 from billing_simulator.scenario import demo
@@ -68,14 +68,9 @@ STATE_TOPICS = [
 ]
 # The topics billing-view consumes (the same list as its consumer subscribes to).
 CONSUMED = [*STATE_TOPICS, Topic.CHANGE_RESULTS, Topic.PORTAL_CUSTOMER_CHANGES]
-COLLECTION_OF_TYPE = {
-    EventType.ENTITY_STATE.value: "entities",
-    EventType.BILL_GROUP_STATE.value: "bill_groups",
-    EventType.SUBSCRIPTION_STATE.value: "subscriptions",
-    EventType.INVOICE_STATE.value: "invoices",
-    EventType.PAYMENT_METHOD_STATE.value: "payment_methods",
-}
 DATABASE = "bench_projection"
+READ_MODEL = "read_model"
+_ESCAPES = {"%": "%25", "|": "%7C", ".": "%2E", "$": "%24", "\x00": "%00"}
 POLL_SECONDS = 0.02
 
 
@@ -168,10 +163,57 @@ async def publish(settings: SimulatorSettings, events: list[Any]) -> float:
     return time.perf_counter() - started
 
 
+def _esc(value: str) -> str:
+    return "".join(_ESCAPES.get(c, c) for c in value)
+
+
+def _version(n: int) -> str:
+    return f"{len(str(n)):05d}:{n}"
+
+
+def raw_statements(raw: dict[str, Any]) -> list[UpdateOne]:
+    """The documents billing-view's read model holds for one state (README, Read model),
+    written without a version gate: what a bare consumer with no rules would send."""
+    t, p, kind = _esc(raw["tenant_id"]), raw["payload"], raw["type"]
+    v = _version(raw["aggregate_version"])
+    if kind == EventType.ENTITY_STATE.value:
+        doc = {"v": v, "s": json.dumps(p)}
+        return [UpdateOne({"_id": f"{t}|e|{_esc(p['entity_id'])}"}, {"$set": doc}, upsert=True)]
+    view = f"{t}|b|{_esc(p['bill_group_id'])}"
+    if kind == EventType.BILL_GROUP_STATE.value:
+        listed = {k: p[k] for k in ("bill_group_id", "name", "contract_status", "currency")}
+        account = f"{t}|a|{_esc(p['account_id'])}"
+        path = f"bgs.k{_esc(p['bill_group_id'])}"
+        return [
+            UpdateOne({"_id": view}, {"$set": {"bg": {"v": v, "s": json.dumps(p)}}}, upsert=True),
+            UpdateOne({"_id": account}, {"$set": {path: {"v": v, "s": json.dumps(listed)}}}, True),
+        ]
+    if kind == EventType.INVOICE_STATE.value:
+        lines = p.pop("lines", [])
+        doc = {"v": v, "s": json.dumps(p), "l": json.dumps(lines)}
+        entry = {
+            "v": v,
+            "i": p["invoice_id"],
+            "st": p["status"],
+            "d": p["issue_date"],
+            "n": p["number"],
+            "c": p["currency"],
+            "a": str(p["amount_due_minor"]),
+        }
+        path = f"inv.k{_esc(p['invoice_id'])}"
+        return [
+            UpdateOne({"_id": f"{view}|i|{_esc(p['invoice_id'])}"}, {"$set": doc}, upsert=True),
+            UpdateOne({"_id": view}, {"$set": {path: entry}}, upsert=True),
+        ]
+    part = "sub" if kind == EventType.SUBSCRIPTION_STATE.value else "pm"
+    path = f"{part}.k{_esc(raw['aggregate_id'])}"
+    return [UpdateOne({"_id": view}, {"$set": {path: {"v": v, "s": json.dumps(p)}}}, upsert=True)]
+
+
 async def baseline(kafka: str, uri: str, prefix: str, total: int) -> float:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
     await client.aconnect()
-    db = client["bench_baseline"]
+    col = client["bench_baseline"][READ_MODEL]
     consumer = AIOKafkaConsumer(
         *(prefix + t for t in STATE_TOPICS),
         bootstrap_servers=kafka,
@@ -185,22 +227,13 @@ async def baseline(kafka: str, uri: str, prefix: str, total: int) -> float:
     try:
         while seen < total:
             polled = await consumer.getmany(timeout_ms=100, max_records=500)
-            by_collection: dict[str, dict[str, dict[str, Any]]] = {}
+            statements: list[UpdateOne] = []
             for records in polled.values():
                 for record in records:
-                    raw = json.loads(record.value)
-                    key = f"{raw['tenant_id']}|{raw['aggregate_id']}"
-                    doc = {
-                        "_id": key,
-                        "tenant_id": raw["tenant_id"],
-                        "bill_group_id": raw["payload"].get("bill_group_id"),
-                        "current": {"version": raw["aggregate_version"], "state": raw["payload"]},
-                    }
-                    by_collection.setdefault(COLLECTION_OF_TYPE[raw["type"]], {})[key] = doc
+                    statements.extend(raw_statements(json.loads(record.value)))
                     seen += 1
-            for name, docs in by_collection.items():
-                await db[name].delete_many({"_id": {"$in": list(docs)}})
-                await db[name].insert_many(list(docs.values()))
+            if statements:
+                await col.bulk_write(statements, ordered=False)
             if polled:
                 await consumer.commit()
     finally:
@@ -264,22 +297,28 @@ async def paced_lag(
     return lags
 
 
+def kind_of(document_id: str) -> str:
+    parts = document_id.split("|")
+    if len(parts) > 3 and parts[3] == "i":
+        return "invoice"
+    return {"b": "portal_view", "e": "entity", "a": "account"}[parts[1]]
+
+
 async def sizes(service: Service, sim: SimulatorSettings, uri: str) -> dict[str, float]:
-    """The demo scenario's documents as the running service wrote them."""
+    """The demo scenario's documents as the running service wrote them (mean BSON bytes)."""
     scenario = demo()
     await publish(sim, list(scenario.events))
     await service.caught_up(await service.end_offsets())
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
     await client.aconnect()
-    db = client[DATABASE]
-    result: dict[str, float] = {}
+    by_kind: dict[str, list[int]] = {}
     try:
-        for name in ("bill_groups", "invoices", "payment_methods", "subscriptions", "entities"):
-            docs = await db[name].find({"tenant_id": "demo"}).to_list()
-            result[name] = round(statistics.mean(len(bson.encode(d)) for d in docs), 1)
+        # A whole-tenant read for measuring only (never on a request's path).
+        async for doc in client[DATABASE][READ_MODEL].find({"tenant_id": "demo"}):
+            by_kind.setdefault(kind_of(doc["_id"]), []).append(len(bson.encode(doc)))
     finally:
         await client.close()
-    return result
+    return {kind: round(statistics.mean(n), 1) for kind, n in sorted(by_kind.items())}
 
 
 def main(args: argparse.Namespace) -> None:
@@ -337,6 +376,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=30_000)
     parser.add_argument("--bill-groups", type=int, default=10_000)
-    parser.add_argument("--rate", type=int, default=500)
+    parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=int, default=20)
     main(parser.parse_args())

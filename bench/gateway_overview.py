@@ -10,8 +10,13 @@ ports, signs a customer in through the emailed link, then drives two targets wit
    billing-view, Jinja rendering, security headers, metrics;
 2. baseline: a bare Litestar app (same uvicorn, one process) returning a constant HTML body
    of the same byte size as the rendered overview;
-3. billing-view's overview query called directly (the page's slowest dependency), so the
-   gateway's figures can be read against the ceiling it sits on.
+3. the "physical limit": a bare Litestar app (same uvicorn, one process) that reads the
+   bill group's portal view document with ONE `find_one({_id})` on billing-view's database
+   and renders, with Jinja (autoescape), a template made of the gateway's own rendered
+   overview with the bill group's name as its variable (same bytes): what one page costs
+   with nothing but the one read and a render;
+4. billing-view's overview page query (`…/pages/overview`) called directly, so the gateway's
+   figures can be read against the dependency it sits on.
 
 Prints requests/s and p50/p99 latency of each and the gateway/baseline ratios, and the
 single-request latency of each upstream call the page makes (where the time goes).
@@ -55,6 +60,37 @@ def baseline_server(port: int, size: int) -> None:
     )
 
 
+def limit_server(port: int, uri: str, database: str, key: str, template_file: str) -> None:
+    import json
+
+    import uvicorn
+    from jinja2 import Environment
+    from litestar import Litestar, MediaType, get
+    from pymongo import AsyncMongoClient
+
+    template = Environment(autoescape=True).from_string(Path(template_file).read_text())
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
+    col = client[database]["read_model"]
+
+    @get("/limit", media_type=MediaType.HTML)
+    async def page() -> str:
+        doc = await col.find_one({"_id": key}, {"bg": 1})
+        assert doc is not None
+        return template.render(name=json.loads(doc["bg"]["s"])["name"])
+
+    uvicorn.run(
+        Litestar([page]), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
+
+
+def jinja_template(html: str, name: str) -> str:
+    """The rendered page as a template whose one variable is the bill group's name."""
+    escaped = html.replace(name.replace("&", "&amp;"), name)
+    parts = escaped.split(name)
+    raw = ["{% raw %}" + part + "{% endraw %}" for part in parts]
+    return "{{ name }}".join(raw)
+
+
 def free_port() -> int:
     import socket
 
@@ -96,7 +132,7 @@ def overview_url(ready: dict[str, Any], client: httpx.Client) -> str:
     session = client.get("/api/portal/v1/session").json()
     return (
         f"http://127.0.0.1:{ready['service_ports']['billing_view']}/internal/v1/tenants/"
-        f"{session['tenant_id']}/bill-groups/{session['bill_group_id']}/overview"
+        f"{session['tenant_id']}/bill-groups/{session['bill_group_id']}/pages/overview"
     )
 
 
@@ -111,8 +147,8 @@ def upstream_latencies(ready: dict[str, Any], client: httpx.Client) -> dict[str,
         "access POST sessions/validate": lambda h: h.post(
             validate, json={"session_token": token}, headers=auth
         ),
-        "billing-view GET overview": lambda h: h.get(view, headers=auth),
-        "gateway GET /portal (both + render)": lambda h: client.get("/portal"),
+        "billing-view GET pages/overview": lambda h: h.get(view, headers=auth),
+        "gateway GET /portal (session cached + page + render)": lambda h: client.get("/portal"),
     }
     result: dict[str, float] = {}
     with httpx.Client(timeout=30) as http:
@@ -134,6 +170,7 @@ def main() -> None:
 
     portal = DevPortal(f"bench-gateway-{os.getpid()}")
     baseline: subprocess.Popen[bytes] | None = None
+    limit: subprocess.Popen[bytes] | None = None
     try:
         ready = portal.start()
         bg = next(b for b in ready["bill_groups"] if b["contract_status"] == "active")
@@ -161,13 +198,43 @@ def main() -> None:
             except httpx.HTTPError:
                 time.sleep(0.1)
 
+        session = client.get("/api/portal/v1/session").json()
+        name = client.get("/api/portal/v1/overview").json()["bill_group"]["name"]
+        template_file = Path(portal.base) / "limit-template.html"
+        template_file.write_text(jinja_template(overview.text, name))
+        limit_port = free_port()
+        key = f"{session['tenant_id']}|b|{session['bill_group_id']}"
+        limit = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--limit-server",
+                str(limit_port),
+                ready["endpoints"]["MONGODB_URI"],
+                "billing_view",
+                key,
+                str(template_file),
+            ]
+        )
+        limit_url = f"http://127.0.0.1:{limit_port}/limit"
+        for _ in range(100):
+            try:
+                if httpx.get(limit_url, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        limit_size = len(httpx.get(limit_url, timeout=5).content)
+
         upstream = upstream_latencies(ready, client)
 
         # A short warm-up of each so that connection pools and caches are in steady state.
         wrk(f"{ready['gateway_url']}/portal", cookie, 3, args.connections)
         wrk(base_url, None, 3, args.connections)
+        wrk(limit_url, None, 3, args.connections)
         gateway = wrk(f"{ready['gateway_url']}/portal", cookie, args.seconds, args.connections)
         bare = wrk(base_url, None, args.seconds, args.connections)
+        physical = wrk(limit_url, None, args.seconds, args.connections)
         # The page's slowest dependency on its own, same load: the ceiling the gateway sits on.
         view = wrk(
             overview_url(ready, client),
@@ -179,13 +246,14 @@ def main() -> None:
         print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, {platform.processor()}")
         print(
             f"load: wrk -t2 -c{args.connections} -d{args.seconds}s on loopback; "
-            f"page size {size} bytes (both targets)"
+            f"page size {size} bytes (gateway, bare), {limit_size} (physical limit)"
         )
         print(f"{'target':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
         for name, result in (
             ("gateway GET /portal", gateway),
             ("bare Litestar page", bare),
-            ("billing-view GET overview", view),
+            ("physical limit (1 read+render)", physical),
+            ("billing-view pages/overview", view),
         ):
             print(
                 f"{name:<28}{result['rps']:>10.1f}{result['p50_ms']:>10.2f}"
@@ -197,6 +265,10 @@ def main() -> None:
             f"p99 {gateway['p99_ms'] / bare['p99_ms']:.1f}x"
         )
         print(
+            f"ratio gateway/physical limit: throughput {gateway['rps'] / physical['rps']:.3f}x, "
+            f"p50 {gateway['p50_ms'] / physical['p50_ms']:.1f}x"
+        )
+        print(
             f"ratio gateway/billing-view overview: throughput {gateway['rps'] / view['rps']:.2f}x"
         )
         print("single requests, one at a time (median of 30):")
@@ -204,14 +276,17 @@ def main() -> None:
             print(f"  {name:<40}{ms:>8.1f} ms")
         client.close()
     finally:
-        if baseline is not None:
-            baseline.terminate()
-            baseline.wait(10)
+        for server in (baseline, limit):
+            if server is not None:
+                server.terminate()
+                server.wait(10)
         portal.stop()
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--baseline-server":
         baseline_server(int(sys.argv[2]), int(sys.argv[3]))
+    elif len(sys.argv) == 7 and sys.argv[1] == "--limit-server":
+        limit_server(int(sys.argv[2]), *sys.argv[3:])
     else:
         main()

@@ -1,11 +1,12 @@
 """Read-model and Kafka sizing from measured document sizes (feeds deploy/README.md).
 
-Each billing-view document is built by billing-view itself: the contracts' example events go
-through its public CLI (`billing-view documents`: the live consumer's decode and state write,
-no server needed) and what it prints is measured with `bson.encode`; the sizes are then
-multiplied by the per-bill-group counts of the design's target shape (DESIGN.md, "Scale":
-1M bill groups, 50M invoices). Index sizes are estimated from the key widths of each index.
-Nothing here is a timing claim.
+Each billing-view document is built by billing-view itself: one bill group's states in the
+design's target shape (DESIGN.md, "Scale": 1M bill groups, 50M invoices; made from the
+contracts' example events) go through its public CLI (`billing-view documents`: the live
+consumer's decode and version-gated upserts, applied in memory, no server needed) and what
+it prints is measured with `bson.encode`; the sizes are then multiplied by the documents per
+bill group. The only index is `_id` (every read is by `_id`); its entries are estimated from
+the key widths. Nothing here is a timing claim.
 
     python deploy/sizing.py            # print the tables
     python deploy/sizing.py --readme   # refresh them in deploy/README.md (CI checks they match)
@@ -14,7 +15,6 @@ Nothing here is a timing claim.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import functools
 import json
 import shutil
@@ -57,21 +57,30 @@ DOC_COMPRESSION = 0.5
 INDEX_ENTRY_OVERHEAD = 16
 
 
+# The documents of one bill group's read model, per bill group: its portal view (with the
+# index entries of its 50 invoices, its subscriptions and payment methods), its invoices, the
+# account's list (one bill group per account), the entity (shared, 0.03 per bill group).
+DOCUMENTS_PER_BILL_GROUP = {"portal_view": 1.0, "invoice": 50.0, "account": 1.0, "entity": 0.03}
+
+
 @dataclass(frozen=True)
 class Measured:
-    event_type: EventType
-    collection: str
+    kind: str
     document_bytes: int
     index_entry_bytes: int
-    event_bytes: int
 
 
-def _example_event(event_type: EventType, aggregate_id: str | None = None) -> Any:
-    payload = latest(event_type).model.model_validate(EXAMPLES[(event_type, 1)])
-    if aggregate_id is None:
-        aggregate_id = str(getattr(payload, AGGREGATE_ID_FIELD[event_type]))
+def _example_event(event_type: EventType, aggregate_id: str | None = None, **fields: Any) -> Any:
+    example = {**EXAMPLES[(event_type, 1)], **fields}
+    id_field = AGGREGATE_ID_FIELD[event_type]
+    if aggregate_id is not None:
+        example[id_field] = aggregate_id
+    payload = latest(event_type).model.model_validate(example)
     return make_event(
-        payload, tenant_id="tenant_0001", aggregate_id=aggregate_id, aggregate_version=7
+        payload,
+        tenant_id="tenant_0001",
+        aggregate_id=str(getattr(payload, id_field)),
+        aggregate_version=7,
     )
 
 
@@ -83,51 +92,50 @@ def _billing_view() -> str:
     return found
 
 
+def _bill_group_events() -> list[Any]:
+    """One bill group's upstream states in the target shape (PER_BILL_GROUP), ids distinct."""
+    bill_group = _example_event(EventType.BILL_GROUP_STATE)
+    bg = bill_group.payload.bill_group_id
+    events = [_example_event(EventType.ENTITY_STATE), bill_group]
+    for event_type in (
+        EventType.INVOICE_STATE,
+        EventType.SUBSCRIPTION_STATE,
+        EventType.PAYMENT_METHOD_STATE,
+    ):
+        prefix = AGGREGATE_ID_FIELD[event_type].removesuffix("_id")
+        events += [
+            _example_event(event_type, f"{prefix}_{i:04d}", bill_group_id=bg)
+            for i in range(int(PER_BILL_GROUP[event_type]))
+        ]
+    return events
+
+
 @functools.cache
-def _described() -> dict[EventType, dict[str, Any]]:
-    """What billing-view stores for each example event: `{collection, document, indexes}`."""
-    types = list(PER_BILL_GROUP)
-    lines = b"".join(encode(_example_event(t)) + b"\n" for t in types)
+def _documents() -> dict[str, list[dict[str, Any]]]:
+    """What billing-view builds from one bill group's states (`billing-view documents`)."""
+    lines = b"".join(encode(e) + b"\n" for e in _bill_group_events())
     done = subprocess.run(  # noqa: S603 - our own installed entry point, fixed arguments
         [_billing_view(), "documents"], input=lines, capture_output=True, check=True
     )
-    described = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
-    return dict(zip(types, described, strict=True))
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for line in done.stdout.splitlines():
+        if line.strip():
+            described = json.loads(line)
+            by_kind.setdefault(described["kind"], []).append(described["document"])
+    return by_kind
 
 
-def _document(event_type: EventType) -> tuple[str, dict[str, Any]]:
-    described = _described()[event_type]
-    doc = {**described["document"], "updated_at": dt.datetime.now(dt.UTC)}
-    return described["collection"], doc
+def measure(kind: str) -> Measured:
+    """Mean BSON bytes of the kind's documents; the only index is `_id` (every read is by
+    `_id`): its entry is the key plus ~16 bytes of record id and overhead."""
+    docs = _documents()[kind]
+    document = sum(len(bson.encode(d)) for d in docs) // len(docs)
+    entry = sum(len(bson.encode({"_id": d["_id"]})) for d in docs) // len(docs)
+    return Measured(kind, document, entry + INDEX_ENTRY_OVERHEAD)
 
 
-def _field(doc: dict[str, Any], dotted: str) -> Any:
-    """An index key's value: index keys name nested fields (`current.status`)."""
-    value: Any = doc
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
-
-def _index_keys(event_type: EventType) -> list[list[str]]:
-    """Key fields of each index billing-view creates on the document's collection (+ `_id`)."""
-    keys: list[list[str]] = _described()[event_type]["indexes"]
-    return keys
-
-
-def measure(event_type: EventType) -> Measured:
-    collection, doc = _document(event_type)
-    entry = 0
-    for fields in _index_keys(event_type):
-        entry += len(bson.encode({f: _field(doc, f) for f in fields})) + INDEX_ENTRY_OVERHEAD
-    event = _example_event(event_type, aggregate_id="x")
-    return Measured(
-        event_type,
-        collection,
-        len(bson.encode(doc)),
-        entry,
-        len(event.model_dump_json().encode()),
-    )
+def event_bytes(event_type: EventType) -> int:
+    return len(_example_event(event_type, aggregate_id="x").model_dump_json().encode())
 
 
 def _mib(n: float) -> str:
@@ -137,23 +145,23 @@ def _mib(n: float) -> str:
 
 
 def table() -> str:
-    rows = [measure(t) for t in PER_BILL_GROUP]
+    rows = [measure(kind) for kind in DOCUMENTS_PER_BILL_GROUP]
     lines = [
-        "| document (collection) | BSON bytes | index bytes | per bill group | "
+        "| document (`read_model`) | BSON bytes | `_id` index bytes | per bill group | "
         + " | ".join(f"{n:,} bill groups" for n in BILL_GROUP_COUNTS)
         + " |",
         "|---|---:|---:|---:|" + "---:|" * len(BILL_GROUP_COUNTS),
     ]
     totals = [0.0 for _ in BILL_GROUP_COUNTS]
     for row in rows:
-        ratio = PER_BILL_GROUP[row.event_type]
+        ratio = DOCUMENTS_PER_BILL_GROUP[row.kind]
         cells = []
         for i, count in enumerate(BILL_GROUP_COUNTS):
             stored = count * ratio * (row.document_bytes * DOC_COMPRESSION + row.index_entry_bytes)
             totals[i] += stored
             cells.append(_mib(stored))
         lines.append(
-            f"| {row.event_type.value} ({row.collection}) | {row.document_bytes:,} "
+            f"| {row.kind} | {row.document_bytes:,} "
             f"| {row.index_entry_bytes:,} | {ratio:g} | " + " | ".join(cells) + " |"
         )
     lines.append(
@@ -174,12 +182,10 @@ def kafka_table() -> str:
     ]
     for event_type, ratio in PER_BILL_GROUP.items():
         topic = latest(event_type).topic
-        row = measure(event_type)
-        sizes = [_mib(n * ratio * row.event_bytes) for n in BILL_GROUP_COUNTS]
+        size = event_bytes(event_type)
+        sizes = [_mib(n * ratio * size) for n in BILL_GROUP_COUNTS]
         partitions = TOPICS[Topic(topic)].partitions
-        lines.append(
-            f"| {topic} | {partitions} | {row.event_bytes:,} | " + " | ".join(sizes) + " |"
-        )
+        lines.append(f"| {topic} | {partitions} | {size:,} | " + " | ".join(sizes) + " |")
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ reads a handful of documents by `_id` only (captured with PyMongo's command moni
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -322,3 +323,51 @@ async def test_a_page_answers_everything_it_shows_in_one_response(
     assert missing.status_code == 404
     unknown = await client.get(f"{BASE}/bg_globex/pages/nope", headers=AUTH)
     assert unknown.status_code == 400
+
+
+async def test_every_contract_valid_id_and_version_is_storable_and_served(
+    client: AsyncTestClient[Any], mongo: AsyncMongoClient[dict[str, Any]], database: str
+) -> None:
+    """Ids with '.', '$', ':', '|', '%' and versions past 64 bits: stored, gated, served."""
+    tenant, bg, entity = "t.$:|%1", "$bg.1:|x", "ent.$"
+    huge = 10**30
+    globex = next(e for e in DEMO.events if e.aggregate_id == "bg_globex").payload
+    state = globex.model_copy(update={"bill_group_id": bg, "entity_id": entity})
+    invoice = next(e for e in DEMO.events if e.aggregate_id == "inv_globex_0024").payload
+    invoice = invoice.model_copy(
+        update={
+            "bill_group_id": bg,
+            "invoice_id": "inv.$1:|",
+            "status": billing.InvoiceStatus.OPEN,
+            "amount_due_minor": 2**70,
+        }
+    )
+    events = [
+        make_event(state, tenant_id=tenant, aggregate_id=bg, aggregate_version=huge),
+        make_event(
+            state.model_copy(update={"name": "older"}),
+            tenant_id=tenant,
+            aggregate_id=bg,
+            aggregate_version=huge - 1,
+        ),
+        make_event(
+            billing.EntityState(entity_id=entity, name="Dotted"),
+            tenant_id=tenant,
+            aggregate_id=entity,
+            aggregate_version=0,
+        ),
+        make_event(
+            invoice, tenant_id=tenant, aggregate_id=invoice.invoice_id, aggregate_version=huge
+        ),
+    ]
+    apply, parked = projector(mongo[database])
+    await apply.handle_batch(records(events))
+    assert not parked
+    base = f"/internal/v1/tenants/{quote(tenant, safe='')}/bill-groups/{quote(bg, safe='')}"
+    page = (await client.get(f"{base}/pages/overview", headers=AUTH)).json()
+    assert page["overview"]["bill_group"]["name"] == globex.name  # the newest version won
+    assert page["branding"]["entity"]["name"] == "Dotted"
+    assert page["overview"]["summary"]["outstanding"][0]["amount_minor"] == 2**70
+    one = await client.get(f"{base}/invoices/{quote(invoice.invoice_id, safe='')}", headers=AUTH)
+    assert one.status_code == 200, one.text
+    assert one.json()["amount_due_minor"] == 2**70
