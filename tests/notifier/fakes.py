@@ -150,8 +150,8 @@ class FakeDeliveryStore:
 
 @dataclass
 class FakeBrandingStore:
-    entities: dict[tuple[str, str], tuple[int, EntityView]] = field(default_factory=dict)
-    bill_groups: dict[tuple[str, str], tuple[int, BillGroupView]] = field(default_factory=dict)
+    entities_held: dict[tuple[str, str], tuple[int, EntityView]] = field(default_factory=dict)
+    bill_groups_held: dict[tuple[str, str], tuple[int, BillGroupView]] = field(default_factory=dict)
     # Raised by the next reads/writes (a dependency outage, say), one per call.
     failures: list[BaseException] = field(default_factory=list)
     reads: int = 0
@@ -166,10 +166,10 @@ class FakeBrandingStore:
         self._fail()
         if version > _INT64_MAX:
             raise OverflowError("MongoDB can only handle up to 8-byte ints")
-        held = self.entities.get((tenant_id, entity_id))
+        held = self.entities_held.get((tenant_id, entity_id))
         if held is not None and held[0] >= version:
             return False
-        self.entities[(tenant_id, entity_id)] = (version, view)
+        self.entities_held[(tenant_id, entity_id)] = (version, view)
         return True
 
     async def apply_bill_group(
@@ -178,21 +178,22 @@ class FakeBrandingStore:
         self._fail()
         if version > _INT64_MAX:
             raise OverflowError("MongoDB can only handle up to 8-byte ints")
-        held = self.bill_groups.get((tenant_id, bill_group_id))
+        held = self.bill_groups_held.get((tenant_id, bill_group_id))
         if held is not None and held[0] >= version:
             return False
-        self.bill_groups[(tenant_id, bill_group_id)] = (version, view)
+        self.bill_groups_held[(tenant_id, bill_group_id)] = (version, view)
         return True
 
-    async def entity(self, tenant_id: str, entity_id: str) -> EntityView | None:
-        self.reads += 1
-        held = self.entities.get((tenant_id, entity_id))
-        return held[1] if held else None
+    async def entities(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], EntityView]:
+        # One query per call, none for nothing (as the repository does).
+        self.reads += 1 if keys else 0
+        return {k: self.entities_held[k][1] for k in keys if k in self.entities_held}
 
-    async def bill_group(self, tenant_id: str, bill_group_id: str) -> BillGroupView | None:
-        self.reads += 1
-        held = self.bill_groups.get((tenant_id, bill_group_id))
-        return held[1] if held else None
+    async def bill_groups(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], BillGroupView]:
+        self.reads += 1 if keys else 0
+        return {k: self.bill_groups_held[k][1] for k in keys if k in self.bill_groups_held}
 
 
 @dataclass
@@ -238,6 +239,9 @@ class FakeSuppressionStore:
     async def is_suppressed(self, address: str, now: datetime) -> bool:
         entry = self.entries_by_address.get(normalize_email(address))
         return entry is not None and active(entry.expires_at, now)
+
+    async def suppressed_among(self, addresses: Sequence[str], now: datetime) -> set[str]:
+        return {a for a in addresses if await self.is_suppressed(a, now)}
 
     async def add(
         self, address: str, reason: str, now: datetime, expires_at: datetime | None = None

@@ -21,7 +21,7 @@ async def test_only_a_newer_version_changes_the_projection() -> None:
     assert not await branding.apply_entity("t", "ent_1", 2, EntityView("Old", None, ""))
     assert not await branding.apply_entity("t", "ent_1", 3, EntityView("Replay", None, ""))
     assert await branding.apply_bill_group("t", "bg_1", 1, GROUP)
-    assert store.entities[("t", "ent_1")] == (3, ACME)
+    assert store.entities_held[("t", "ent_1")] == (3, ACME)
 
 
 async def test_the_event_names_the_entity() -> None:
@@ -62,3 +62,28 @@ async def test_unknown_branding_is_neutral_and_never_fails() -> None:
     assert brand.branding.neutral
     assert brand.branding.account_name == "Globex Corporation"
     assert brand.entity_id == "ent_1"
+
+
+async def test_a_batch_is_branded_in_order_with_at_most_two_round_trips() -> None:
+    store = FakeBrandingStore()
+    await store.apply_entity("t", "ent_1", 1, ACME)
+    await store.apply_entity("u", "ent_1", 1, EntityView("Umbrella", None, ""))
+    await store.apply_bill_group("t", "bg_1", 1, GROUP)
+    await store.apply_bill_group("u", "bg_1", 1, BillGroupView("U", "Umbrella Corp", "ent_1"))
+    brands = await service(store).brands(
+        [
+            ("t", "bg_1", None),  # the bill group names the entity
+            ("u", "bg_1", "ent_1"),  # same ids, another tenant
+            ("t", "bg_unknown", None),  # neutral
+            ("t", "bg_1", "ent_unknown"),  # named but not projected yet: neutral
+        ]
+    )
+    assert [b.branding.entity_name for b in brands] == [
+        "Acme Billing",
+        "Umbrella",
+        "Customer Portal",
+        "Customer Portal",
+    ]
+    assert [b.entity_id for b in brands] == ["ent_1", "ent_1", None, "ent_unknown"]
+    assert brands[1].branding.account_name == "Umbrella Corp"
+    assert store.reads == 3  # bill groups + named entities, then the bill groups' entities

@@ -122,8 +122,11 @@ async def test_a_batch_applies_branding_in_order_then_records_its_signins() -> N
         c.record("billing.bill-groups", encode(bill_group(4, "older"))),
         c.record("portal.signin", encode(signin.event)),
     )
-    assert c.branding.entities[("tenant_a", "ent_1")] == (3, EntityView("Acme", "https://l", "A"))
-    assert c.branding.bill_groups[("tenant_a", "bg_1")] == (
+    assert c.branding.entities_held[("tenant_a", "ent_1")] == (
+        3,
+        EntityView("Acme", "https://l", "A"),
+    )
+    assert c.branding.bill_groups_held[("tenant_a", "bg_1")] == (
         5,
         BillGroupView("Globex EMEA", "Globex Corporation", "ent_1"),
     )
@@ -158,7 +161,7 @@ async def test_an_unstorable_state_event_is_dead_lettered_after_bounded_retries(
     )
     assert c.parked.parked == [(poison, "OverflowError", 4)]
     assert held("portal_consumer_retried_total") - retried == 3
-    assert ("tenant_a", "ent_1") in c.branding.entities
+    assert ("tenant_a", "ent_1") in c.branding.entities_held
     [delivery] = c.deliveries.deliveries.values()
     assert delivery.state is DeliveryState.SENT
     assert len(c.mailer.sent) == 1
@@ -180,7 +183,7 @@ async def test_an_outage_holds_the_batch_and_never_dead_letters() -> None:
     assert c.parked.parked == []
     assert held("portal_consumer_held_total") - before == 3
     assert c.slept == [0.2, 0.4, 0.8]
-    assert ("tenant_a", "bg_1") in c.branding.bill_groups
+    assert ("tenant_a", "bg_1") in c.branding.bill_groups_held
     assert len(c.mailer.sent) == 1
 
 
@@ -191,4 +194,4 @@ async def test_any_error_while_a_dependency_is_unhealthy_holds_too() -> None:
     c.branding.failures.append(RuntimeError("odd answer while MongoDB is failing over"))
     await c.handle(c.record("billing.bill-groups", encode(bill_group(5))))
     assert c.parked.parked == []
-    assert ("tenant_a", "bg_1") in c.branding.bill_groups
+    assert ("tenant_a", "bg_1") in c.branding.bill_groups_held

@@ -136,8 +136,14 @@ async def test_a_redelivery_while_the_first_attempt_is_under_way_sends_nothing()
 
 async def test_the_email_is_branded_and_sent_from_the_entity() -> None:
     w = world(ses_senders={"tenant_a/ent_1": "billing@acme.example"})
-    w.branding.entities[("tenant_a", "ent_1")] = (3, EntityView("Acme Billing", "https://l", "A"))
-    w.branding.bill_groups[("tenant_a", "bg_1")] = (1, BillGroupView("EMEA", "Globex", "ent_1"))
+    w.branding.entities_held[("tenant_a", "ent_1")] = (
+        3,
+        EntityView("Acme Billing", "https://l", "A"),
+    )
+    w.branding.bill_groups_held[("tenant_a", "bg_1")] = (
+        1,
+        BillGroupView("EMEA", "Globex", "ent_1"),
+    )
     sent = metric("portal_notifier_emails_sent_total")
     [delivery] = await accept_and_attempt(w, request(entity_id=None))
     [message] = w.sent()
@@ -314,3 +320,27 @@ async def test_deliveries_are_keyed_by_tenant_and_event() -> None:
     fresh = await w.service.accept([request(1), request(1, tenant_id="tenant_b"), request(1)])
     assert [d.request.tenant_id for d in fresh] == ["tenant_a", "tenant_b"]
     assert len({d.key for d in fresh}) == 2
+
+
+async def test_a_batch_is_looked_up_at_once_and_each_email_keeps_its_own_answer() -> None:
+    w = world()
+    await w.suppressions.add("Bounced@globex.example", "bounce", T0)
+    w.branding.entities_held[("tenant_a", "ent_1")] = (3, EntityView("Acme", None, "A"))
+    dispatcher = Dispatcher(w.service, concurrency=4)
+    fresh = await w.service.accept(
+        [request(1), request(2, recipient="bounced@GLOBEX.example"), request(3, entity_id=None)]
+    )
+    reads = w.branding.reads
+    await dispatcher.start_many(fresh)
+    await dispatcher.drain()
+    # Bill groups + named entities (the third names none, and its bill group is unknown).
+    assert w.branding.reads - reads == 2
+    assert [w.state(d.key) for d in fresh] == [
+        DeliveryState.SENT,
+        DeliveryState.SUPPRESSED,
+        DeliveryState.SENT,
+    ]
+    assert sorted(m["From"] for m in w.sent()) == [
+        "Acme <portal@portal.example.com>",
+        "Customer Portal <portal@portal.example.com>",
+    ]

@@ -102,3 +102,23 @@ def test_mime_is_multipart_alternative_text_then_html() -> None:
     assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
     assert LINK in parts[0].get_content()
     assert LINK in parts[1].get_content()
+
+
+def test_non_ascii_and_hostile_names_survive_the_headers_intact_and_alone() -> None:
+    """Upstream names go into Subject and From: encoded when not ASCII, and a line break in
+    one cannot start a header of its own (say, a Bcc)."""
+    for name in ("Acmé Facturation — Société Générale de Services Numériques", "Evil\r\nBcc: x@y"):
+        brand = Branding(name, None, name, "Main", "Acme Ltd", neutral=False)
+        out = render_signin(brand, link=LINK, code="482913", minutes=15)
+        raw = build_mime(out, sender="portal@portal.example.com", sender_name=name, recipient="c@x")
+        assert raw.isascii()
+        parsed = email.message_from_bytes(raw, policy=policy.default)
+        flat = " ".join(name.split())
+        assert parsed["Subject"] == f"Sign in to {flat}"
+        assert parsed["From"].addresses[0].display_name == flat
+        assert parsed["Bcc"] is None
+        parts = {
+            p.get_content_type(): p.get_content() for p in parsed.walk() if not p.is_multipart()
+        }
+        assert "482913" in parts["text/plain"]
+        assert LINK in parts["text/html"]

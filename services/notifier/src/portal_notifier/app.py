@@ -63,10 +63,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     suppressions = SuppressionService(suppression_list)
     deliveries = DeliveryRepository(db, timedelta(hours=settings.delivery_retention_hours))
     parked = dead_letter(broker, settings)
+    ses = SesClient(settings)
     delivery = DeliveryService(
         settings,
         deliveries,
-        SesClient(settings),
+        ses,
         branding,
         suppressions,
         KafkaFailureReporter(broker, settings, parked, utc_now),
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             worker.stop()
             await task
             await dispatcher.drain()
+            ses.close()
             await mongo.close()
             log.info("notifier stopped")
 

@@ -3,6 +3,8 @@ feature that talks to the database. Version-gated: replays and reordering change
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -28,6 +30,18 @@ async def _apply_versioned(
     except DuplicateKeyError:
         return False
     return bool(result.modified_count or result.upserted_id is not None)
+
+
+async def _by_id(
+    collection: AsyncCollection[Document], keys: Sequence[tuple[str, str]]
+) -> list[Document]:
+    ids = list({_key(tenant_id, object_id) for tenant_id, object_id in keys})
+    if not ids:
+        return []
+    if len(ids) == 1:
+        found = await collection.find_one({"_id": ids[0]})
+        return [] if found is None else [found]
+    return await collection.find({"_id": {"$in": ids}}).to_list()
 
 
 class BrandingRepository:
@@ -67,14 +81,31 @@ class BrandingRepository:
             },
         )
 
+    async def entities(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], EntityView]:
+        """(tenant, entity id) → view, for those the projection holds; one query by `_id`."""
+        docs = await _by_id(self._entities, keys)
+        return {
+            (d["tenant_id"], d["entity_id"]): EntityView(
+                d["name"], d.get("logo_url"), d.get("logo_alt") or ""
+            )
+            for d in docs
+        }
+
+    async def bill_groups(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], BillGroupView]:
+        """(tenant, bill group id) → view, for those the projection holds; one query by `_id`."""
+        docs = await _by_id(self._bill_groups, keys)
+        return {
+            (d["tenant_id"], d["bill_group_id"]): BillGroupView(
+                d["name"], d["account_name"], d["entity_id"]
+            )
+            for d in docs
+        }
+
     async def entity(self, tenant_id: str, entity_id: str) -> EntityView | None:
-        doc = await self._entities.find_one({"_id": _key(tenant_id, entity_id)})
-        if doc is None:
-            return None
-        return EntityView(doc["name"], doc.get("logo_url"), doc.get("logo_alt") or "")
+        return (await self.entities([(tenant_id, entity_id)])).get((tenant_id, entity_id))
 
     async def bill_group(self, tenant_id: str, bill_group_id: str) -> BillGroupView | None:
-        doc = await self._bill_groups.find_one({"_id": _key(tenant_id, bill_group_id)})
-        if doc is None:
-            return None
-        return BillGroupView(doc["name"], doc["account_name"], doc["entity_id"])
+        key = (tenant_id, bill_group_id)
+        return (await self.bill_groups([key])).get(key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Protocol
 
 from portal_notifier.branding.domain import EmailBrand, resolve_branding, sending_entity
@@ -20,13 +21,17 @@ class BrandingStore(Protocol):
         self, tenant_id: str, bill_group_id: str, version: int, view: BillGroupView
     ) -> bool: ...
 
-    async def entity(self, tenant_id: str, entity_id: str) -> EntityView | None: ...
+    async def entities(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], EntityView]: ...
 
-    async def bill_group(self, tenant_id: str, bill_group_id: str) -> BillGroupView | None: ...
+    async def bill_groups(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], BillGroupView]: ...
 
 
-async def _none() -> None:
-    return None
+# What to brand: (tenant id, bill group id, entity id if the event names it).
+BrandRequest = tuple[str, str, str | None]
 
 
 class BrandingService:
@@ -49,23 +54,38 @@ class BrandingService:
         return await self._store.apply_bill_group(tenant_id, bill_group_id, version, view)
 
     async def brand(self, tenant_id: str, bill_group_id: str, entity_id: str | None) -> EmailBrand:
-        """The branding of a sign-in email; neutral when the projection does not know it yet.
+        """The branding of one sign-in email; neutral when the projection does not know it."""
+        [brand] = await self.brands([(tenant_id, bill_group_id, entity_id)])
+        return brand
 
-        The bill group and (when the event names it) the entity are read concurrently: each is
-        a full round trip to the database.
+    async def brands(self, requests: Sequence[BrandRequest]) -> list[EmailBrand]:
+        """The branding of several emails (a consumer batch), in order, with at most two
+        round trips in all: the bill groups and the entities the events name, concurrently;
+        then the entities only the bill groups name, if any.
         """
-        bill_group, entity = await asyncio.gather(
-            self._store.bill_group(tenant_id, bill_group_id),
-            self._store.entity(tenant_id, entity_id) if entity_id else _none(),
+        named = [(t, e) for t, _, e in requests if e]
+        groups, entities = await asyncio.gather(
+            self._store.bill_groups([(t, g) for t, g, _ in requests]),
+            self._store.entities(named),
         )
-        sender_entity = sending_entity(entity_id, bill_group)
-        if entity is None and sender_entity and not entity_id:
-            # The event did not name the entity; the bill group's projection does.
-            entity = await self._store.entity(tenant_id, sender_entity)
-        branding = resolve_branding(
-            entity,
-            bill_group,
-            neutral_name=self._neutral_name,
-            neutral_logo_url=self._neutral_logo_url,
-        )
-        return EmailBrand(branding, sender_entity)
+        senders = [sending_entity(e, groups.get((t, g))) for t, g, e in requests]
+        missing = {
+            (t, sender)
+            for (t, _, _), sender in zip(requests, senders, strict=True)
+            if sender and (t, sender) not in entities
+        } - set(named)
+        if missing:
+            # The events did not name the entity; the bill groups' projection does.
+            entities = {**entities, **await self._store.entities(sorted(missing))}
+        return [
+            EmailBrand(
+                resolve_branding(
+                    entities.get((t, sender)) if sender else None,
+                    groups.get((t, g)),
+                    neutral_name=self._neutral_name,
+                    neutral_logo_url=self._neutral_logo_url,
+                ),
+                sender,
+            )
+            for (t, g, _), sender in zip(requests, senders, strict=True)
+        ]

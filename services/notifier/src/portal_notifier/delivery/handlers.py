@@ -41,8 +41,7 @@ async def on_signins(
 ) -> None:
     """Returns (so the offsets may be committed) once the events are durable deliveries;
     the attempts run beside the consumer, not in its way."""
-    for delivery in await service.accept([signin_email(e, r) for e, r in events]):
-        await dispatcher.start(delivery)
+    await dispatcher.start_many(await service.accept([signin_email(e, r) for e, r in events]))
 
 
 class KafkaFailureReporter:

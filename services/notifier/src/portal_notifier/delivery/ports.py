@@ -48,13 +48,13 @@ class Mailer(Protocol):
 
 
 class Brander(Protocol):
-    async def brand(
-        self, tenant_id: str, bill_group_id: str, entity_id: str | None
-    ) -> EmailBrand: ...
+    """Brands several emails at once (tenant, bill group, entity named by the event)."""
+
+    async def brands(self, requests: Sequence[tuple[str, str, str | None]]) -> list[EmailBrand]: ...
 
 
 class SuppressionCheck(Protocol):
-    async def is_suppressed(self, address: str) -> bool: ...
+    async def suppressed_among(self, addresses: Sequence[str]) -> set[str]: ...
 
 
 class FailureReporter(Protocol):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -25,12 +27,17 @@ class SesClient:
             # Our own backoff (parked in MongoDB) is the only retry loop: botocore retrying
             # inside the call would block the partition and hide throttling from metrics.
             retries={"total_max_attempts": 1, "mode": "standard"},
-            max_pool_connections=20,
+            # One connection per concurrent send: SES calls overlap, none waits for a socket.
+            max_pool_connections=settings.send_concurrency,
         )
         self._client: SESV2Client = boto3.client(
             "sesv2", endpoint_url=settings.aws_endpoint_url, config=config
         )
         self._configuration_set = settings.ses_configuration_set
+        # boto3 blocks: its own threads, as many as sends may be in flight (SEND_CONCURRENCY).
+        # The loop's default executor has min(32, CPUs + 4) threads, shared with anything
+        # else, which on a 2-CPU pod quietly capped SES concurrency at 6.
+        self._threads = ThreadPoolExecutor(settings.send_concurrency, thread_name_prefix="ses")
 
     def send_raw(self, raw: bytes, *, sender: str, recipient: str) -> str:
         kwargs: dict[str, Any] = {
@@ -56,4 +63,8 @@ class SesClient:
 
     async def send(self, raw: bytes, *, sender: str, recipient: str) -> str:
         # boto3 is blocking; a thread keeps the consumer, retry worker and HTTP responsive.
-        return await asyncio.to_thread(self.send_raw, raw, sender=sender, recipient=recipient)
+        call = partial(self.send_raw, raw, sender=sender, recipient=recipient)
+        return await asyncio.get_running_loop().run_in_executor(self._threads, call)
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=False)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 
 from portal_notifier.delivery.models import Delivery
-from portal_notifier.delivery.service import DeliveryService, ref
+from portal_notifier.delivery.service import DeliveryService, LookedUp, ref
 
 log = logging.getLogger(__name__)
 
@@ -23,16 +24,29 @@ class Dispatcher:
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def start(self, delivery: Delivery) -> None:
+    async def start(self, delivery: Delivery, looked_up: LookedUp | None = None) -> None:
         """Run the attempt beside the caller; waits only when every slot is busy."""
         await self._slots.acquire()
-        task = asyncio.create_task(self._run(delivery), name=f"send-{delivery.event_id}")
+        task = asyncio.create_task(self._run(delivery, looked_up), name=f"send-{delivery.event_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, delivery: Delivery) -> None:
+    async def start_many(self, deliveries: Sequence[Delivery]) -> None:
+        """Look up the whole batch at once (suppressions, branding), then start each."""
+        if not deliveries:
+            return
         try:
-            await self.service.attempt(delivery)
+            looked_up: Sequence[LookedUp | None] = await self.service.look_up(deliveries)
+        except Exception:
+            # Each attempt looks up for itself (and, failing that, its lease lapses).
+            log.exception("batch look-up failed; attempts look up one by one")
+            looked_up = [None] * len(deliveries)
+        for delivery, found in zip(deliveries, looked_up, strict=True):
+            await self.start(delivery, found)
+
+    async def _run(self, delivery: Delivery, looked_up: LookedUp | None) -> None:
+        try:
+            await self.service.attempt(delivery, looked_up)
         except Exception:
             # MongoDB or Kafka failed mid-attempt: the lease lapses, the recovery pass retries.
             log.exception(
@@ -70,28 +84,21 @@ class RetryWorker:
 
     async def run_due(self) -> int:
         """Start every parked delivery that is due; returns how many were started."""
-        started = 0
-        for key in await self.service.due(self.batch):
-            if await self._claim_and_start(key):
-                started += 1
-        return started
+        return await self._claim_and_start(await self.service.due(self.batch))
 
     async def recover(self) -> int:
         """Take over deliveries whose owner died mid-attempt; returns how many."""
-        started = 0
-        for key in await self.service.abandoned(self.batch):
-            if await self._claim_and_start(key):
-                started += 1
+        started = await self._claim_and_start(await self.service.abandoned(self.batch))
         if started:
             log.warning("took over abandoned deliveries", extra={"count": started})
         return started
 
-    async def _claim_and_start(self, key: str) -> bool:
-        delivery = await self.service.claim(key)
-        if delivery is None:
-            return False
-        await self.dispatcher.start(delivery)
-        return True
+    async def _claim_and_start(self, keys: Sequence[str]) -> int:
+        """Claim each (a rival replica may have been quicker: then it is not ours), then
+        start those this replica now holds."""
+        claimed = [d for d in [await self.service.claim(key) for key in keys] if d is not None]
+        await self.dispatcher.start_many(claimed)
+        return len(claimed)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()

@@ -9,6 +9,7 @@ it on MongoDB, and the read checks the time itself (the local stand-in never exp
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from pymongo import ASCENDING
@@ -30,6 +31,17 @@ class SuppressionRepository:
             {"_id": normalize_email(address)}, {"expires_at": 1}
         )
         return found is not None and active(maybe_aware(found.get("expires_at")), now)
+
+    async def suppressed_among(self, addresses: Sequence[str], now: datetime) -> set[str]:
+        """Those of `addresses` (as given) that are suppressed now; one query by `_id`."""
+        keys = {normalize_email(a) for a in addresses}
+        if not keys:
+            return set()
+        docs = await self._suppressions.find(
+            {"_id": {"$in": sorted(keys)}}, {"expires_at": 1}
+        ).to_list()
+        held = {str(d["_id"]) for d in docs if active(maybe_aware(d.get("expires_at")), now)}
+        return {a for a in addresses if normalize_email(a) in held}
 
     async def add(
         self, address: str, reason: str, now: datetime, expires_at: datetime | None = None

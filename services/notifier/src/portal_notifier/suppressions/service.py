@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -16,6 +16,8 @@ class SuppressionStore(Protocol):
     """What the use cases need of the list (`SuppressionRepository`, or a fake)."""
 
     async def is_suppressed(self, address: str, now: datetime) -> bool: ...
+
+    async def suppressed_among(self, addresses: Sequence[str], now: datetime) -> set[str]: ...
 
     async def add(
         self, address: str, reason: str, now: datetime, expires_at: datetime | None = None
@@ -37,6 +39,10 @@ class SuppressionService:
 
     async def is_suppressed(self, address: str) -> bool:
         return await self._store.is_suppressed(address, self._clock())
+
+    async def suppressed_among(self, addresses: Sequence[str]) -> set[str]:
+        """Those of `addresses` (as given, whatever their case) not to be emailed now."""
+        return await self._store.suppressed_among(addresses, self._clock())
 
     async def suppress(self, address: str, reason: str, days: float | None = None) -> bool:
         """True when newly suppressed, False when it already was. With `days`, the entry
