@@ -29,6 +29,11 @@ INTERNAL = {"Authorization": "Bearer dev-internal-token"}
 TENANT = "demo"
 
 
+# Rate-limit windows of a day in tests: fixed windows are aligned to the clock, and a test
+# that straddled a window's end (the per-portal one is a minute) would see its counts reset.
+DAY = 86_400
+
+
 def settings_for(stack: StackHandle, isolation: Isolation, **overrides: Any) -> Settings:
     return Settings(
         kafka_bootstrap=stack.endpoints.kafka_bootstrap,
@@ -36,7 +41,12 @@ def settings_for(stack: StackHandle, isolation: Isolation, **overrides: Any) -> 
         topic_prefix=isolation.topic_prefix,
         mongodb_database=isolation.database("access"),
         relay_poll_seconds=0.2,
-        **overrides,
+        **{
+            "signin_window_email_seconds": DAY,
+            "signin_window_ip_seconds": DAY,
+            "signin_window_portal_seconds": DAY,
+            **overrides,
+        },
     )
 
 

@@ -133,3 +133,5 @@ async def test_the_customer_path_reads_by_id_only(
     assert {"portals", "portal_keys", "challenges", "challenge_ids", "sessions"} <= collections
     assert {"rate_limits"} <= collections
     assert [seen for seen in filters.seen if not by_id(seen[2])] == []
+    # A condition beside `_id` goes as findAndModify: the stand-in's `update` would scan.
+    assert [seen for seen in filters.seen if seen[0] == "update" and set(seen[2]) != {"_id"}] == []

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TypedDict
 
-from portal_access.db import Doc, Mongo, bill_group_key
+from portal_access.db import Doc, Mongo, bill_group_key, update_by_id
 from portal_access.outbox.models import OUTBOX_COLLECTIONS, DocId, Hint, OutboxEntry, Owed
 
 _OUTBOX_FIELDS = {"outbox": 1, "has_outbox": 1}
@@ -93,18 +93,18 @@ class OutboxRepository:
         empty at that instant (a concurrent `$push` sets it again in its own atomic write)."""
         collection = self._mongo.collection(owed.collection)
         doc_id = _mongo_id(owed.doc_id)
-        done = await collection.update_one(
+        if await update_by_id(
+            collection,
             {"_id": doc_id, "outbox": [stored_entry(e) for e in owed.entries]},
             {"$set": {"outbox": [], "has_outbox": False}},
-        )
-        if done.matched_count == 1:
+        ):
             return
         sent = [e.event_id for e in owed.entries]
         await collection.update_one(
             {"_id": doc_id}, {"$pull": {"outbox": {"event_id": {"$in": sent}}}}
         )
-        await collection.update_one(
-            {"_id": doc_id, "outbox": {"$size": 0}}, {"$set": {"has_outbox": False}}
+        await update_by_id(
+            collection, {"_id": doc_id, "outbox": {"$size": 0}}, {"$set": {"has_outbox": False}}
         )
 
 

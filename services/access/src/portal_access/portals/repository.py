@@ -23,7 +23,7 @@ from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from portal_access import tokens
-from portal_access.db import Doc, Mongo, bill_group_key
+from portal_access.db import Doc, Mongo, bill_group_key, update_by_id
 from portal_access.outbox.models import PORTALS, OutboxEntry
 from portal_access.outbox.repository import stored_entry
 from portal_access.portals.models import (
@@ -64,10 +64,9 @@ class PortalRepository:
         active = fields.contract_status == "active"
         for _ in range(2):
             # Atomic: of two deliveries racing, only one finds the older version.
-            updated = await self._portals.update_one(
-                {"_id": key, "version": {"$lt": version}}, {"$set": state}
-            )
-            if updated.matched_count == 1:
+            if await update_by_id(
+                self._portals, {"_id": key, "version": {"$lt": version}}, {"$set": state}
+            ):
                 return Projected(applied=True, redelivered=False, contract_active=active)
             held = await self._portals.find_one({"_id": key}, {"version": 1})
             if held is not None:
@@ -147,8 +146,7 @@ class PortalRepository:
         if events:
             changes["has_outbox"] = True
             update["$push"] = {"outbox": {"$each": [stored_entry(e) for e in events]}}
-        result = await self._portals.update_one({"_id": key, "rev": portal.rev}, update)
-        committed = result.modified_count == 1
+        committed = await update_by_id(self._portals, {"_id": key, "rev": portal.rev}, update)
         if change.portal_key is not None:
             unused = portal.portal_key if committed else change.portal_key
             await self._keys.delete_one({"_id": tokens.hash_secret(unused)})

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from pymongo import ASCENDING, DESCENDING
 
-from portal_access.db import RETENTION, Doc, Mongo, expire_after
+from portal_access.db import RETENTION, Doc, Mongo, expire_after, update_by_id
 from portal_access.outbox.models import SESSIONS, OutboxEntry
 from portal_access.outbox.repository import stored_entry
 from portal_access.sessions.models import Session, SessionScope
@@ -59,13 +59,15 @@ class SessionRepository:
         return None if doc is None else _session(doc)
 
     async def touch(self, token_hash: str, now: datetime, idle_expires_at: datetime) -> None:
-        await self._sessions.update_one(
+        await update_by_id(
+            self._sessions,
             {"_id": token_hash, "revoked_at": None},
             {"$set": {"last_seen_at": now, "idle_expires_at": idle_expires_at}},
         )
 
     async def revoke_one(self, token_hash: str, now: datetime, reason: str) -> None:
-        await self._sessions.update_one(
+        await update_by_id(
+            self._sessions,
             {"_id": token_hash, "revoked_at": None},
             {"$set": {"revoked_at": now, "revoked_reason": reason}},
         )

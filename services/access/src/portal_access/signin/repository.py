@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from portal_access.db import RETENTION, Doc, Mongo, expire_after
+from portal_access.db import RETENTION, Doc, Mongo, expire_after, update_by_id
 from portal_access.outbox.models import CHALLENGES, OutboxEntry
 from portal_access.outbox.repository import stored_entry
 from portal_access.signin.domain import Bucket
@@ -86,11 +86,11 @@ class ChallengeRepository:
 
     async def consume(self, challenge: Challenge, now: datetime, method: str) -> bool:
         """Atomic single use: of concurrent callers exactly one sets `consumed_at`."""
-        result = await self._challenges.update_one(
+        return await update_by_id(
+            self._challenges,
             {"_id": challenge.token_hash, "consumed_at": None},
             {"$set": {"consumed_at": now, "consumed_by": method}},
         )
-        return result.modified_count == 1
 
     async def take_attempt(self, challenge: Challenge, max_attempts: int) -> int | None:
         """Take one code try (1..max); None once all are taken."""
@@ -144,12 +144,12 @@ class RateLimitRepository:
         key = {"s": bucket.scope, "t": bucket.tenant_id, "k": bucket.key, "w": bucket.window}
         for attempt in range(2):
             try:
-                await self._limits.update_one(
+                return await update_by_id(
+                    self._limits,
                     {"_id": key, "n": {"$lt": bucket.limit}},
                     {"$inc": {"n": 1}, "$setOnInsert": {"expires_at": bucket.resets_at}},
                     upsert=True,
                 )
-                return True
             except DuplicateKeyError:
                 if attempt:
                     break
