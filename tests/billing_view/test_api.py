@@ -241,7 +241,15 @@ class Commands(monitoring.CommandListener):
         self.seen: list[dict[str, Any]] = []
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if self.recording and event.command_name in ("find", "aggregate", "count", "distinct"):
+        if self.recording and event.command_name in (
+            "find",
+            "aggregate",
+            "count",
+            "distinct",
+            "update",
+            "findAndModify",
+            "delete",
+        ):
             self.seen.append(dict(event.command))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
@@ -371,3 +379,28 @@ async def test_every_contract_valid_id_and_version_is_storable_and_served(
     one = await client.get(f"{base}/invoices/{quote(invoice.invoice_id, safe='')}", headers=AUTH)
     assert one.status_code == 200, one.text
     assert one.json()["amount_due_minor"] == 2**70
+
+
+async def test_projection_writes_select_by_id_only(stack: StackHandle, database: str) -> None:
+    """The batch's writes: ONE unordered bulk write, every statement filtered by `_id` alone
+    (the version gate is in the update, `$max`), so no write ever scans."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.endpoints.mongodb_uri)
+    await client.aconnect()
+    try:
+        apply, parked = projector(client[database])
+        COMMANDS.seen.clear()
+        COMMANDS.recording = True
+        try:
+            await apply.handle_batch(records(list(DEMO.events)))
+        finally:
+            COMMANDS.recording = False
+    finally:
+        await client.close()
+    assert not parked
+    writes = [c for c in COMMANDS.seen if "update" in c]
+    assert len(writes) == 1, [c.get("update") for c in COMMANDS.seen]
+    [bulk] = writes
+    assert bulk["ordered"] is False
+    statements = bulk["updates"]
+    assert len(statements) > len(DEMO.events)  # invoices and bill groups write two documents
+    assert all(set(s["q"]) == {"_id"} and not isinstance(s["q"]["_id"], dict) for s in statements)

@@ -33,9 +33,9 @@ def test_documents_prints_the_documents_some_events_build() -> None:
     assert set(described) == {"invoice", "portal_view"}
     document = described["invoice"]
     assert document["_id"] == f"t1|b|{invoice.bill_group_id}|i|{invoice.invoice_id}"
-    assert document["v"] == "00001:4"
+    assert document["state"]["v"] == "00001:4"
     listing = invoice.model_dump(mode="json", exclude={"lines"})
-    assert json.loads(document["s"]) == listing
+    assert json.loads(document["state"]["s"]) == listing
     view = described["portal_view"]
     assert view["_id"] == f"t1|b|{invoice.bill_group_id}"
     [entry] = view["inv"].values()

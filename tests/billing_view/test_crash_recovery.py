@@ -56,7 +56,7 @@ def start_service(stack: StackHandle, isolation: Isolation, log: Path) -> subpro
 def _versions(doc: dict[str, Any]) -> int:
     """Sum of the versions a document holds (its own, its bill group's, its payment
     methods' and subscriptions'): grows with every applied event."""
-    held = [doc.get("v"), (doc.get("bg") or {}).get("v")]
+    held = [(doc.get("state") or {}).get("v"), (doc.get("bg") or {}).get("v")]
     for part in ("pm", "sub"):
         held.extend(item["v"] for item in (doc.get(part) or {}).values())
     return sum(int(v.split(":")[1]) for v in held if isinstance(v, str))

@@ -29,13 +29,18 @@ def test_an_invoice_becomes_its_document_and_its_entry_in_the_bill_groups_view()
     assert write.key == ("invoice", "t1", "inv_1")
     invoice, entry = writes.upserts(write)
     assert invoice.id == "t1|b|bg_1001|i|inv_1"
-    assert invoice.filter == {"_id": invoice.id, "v": {"$not": {"$gte": "00001:3"}}}
-    assert json.loads(invoice.fields["s"])["number"] == "INV-2026-0001"
-    assert "lines" not in json.loads(invoice.fields["s"])
+    # Filtered by `_id` alone; `$max` on a version-first item decides.
+    assert invoice.filter == {"_id": invoice.id}
+    assert invoice.update["$max"] == {"state": invoice.item}
+    assert next(iter(invoice.item)) == "v"
+    assert invoice.item["v"] == "00001:3"
+    assert json.loads(invoice.item["s"])["number"] == "INV-2026-0001"
+    assert "lines" not in json.loads(invoice.item["s"])
     assert entry.id == "t1|b|bg_1001"
-    assert entry.gate == "inv.kinv_1.v"
-    assert entry.fields["inv.kinv_1"]["st"] == "open"
-    assert entry.fields["inv.kinv_1"]["d"] == "2026-11-01"
+    assert entry.path == "inv.kinv_1"
+    assert next(iter(entry.item)) == "v"
+    assert entry.item["st"] == "open"
+    assert entry.item["d"] == "2026-11-01"
 
 
 @given(st.integers(0, 10**40), st.integers(0, 10**40))
@@ -68,7 +73,8 @@ def test_in_memory_upserts_keep_the_newest_in_any_order(versions: list[int], rnd
     for event in events:
         for upsert in writes.upserts(domain.state_write(event)):
             writes.apply_in_memory(docs, upsert)
-    assert {d.get("v") for k, d in docs.items() if "|i|" in k} == {db.version_key(max(versions))}
+    held = {d["state"]["v"] for k, d in docs.items() if "|i|" in k}
+    assert held == {db.version_key(max(versions))}
 
 
 def test_state_write_refuses_inconsistent_events() -> None:

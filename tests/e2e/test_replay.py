@@ -51,11 +51,11 @@ def shown_at(event: Envelope[Any]) -> tuple[str, str]:
     """The read-model document (`_id`) and the path in it that show a state applied."""
     tenant, payload = event.tenant_id, event.payload
     if event.type == EventType.ENTITY_STATE:
-        return db.entity_id(tenant, payload.entity_id), "v"
+        return db.entity_id(tenant, payload.entity_id), "state"
     if event.type == EventType.BILL_GROUP_STATE:
         return db.view_id(tenant, payload.bill_group_id), "bg"
     if event.type == EventType.INVOICE_STATE:
-        return db.invoice_id(tenant, payload.bill_group_id, payload.invoice_id), "v"
+        return db.invoice_id(tenant, payload.bill_group_id, payload.invoice_id), "state"
     part = "sub" if event.type == EventType.SUBSCRIPTION_STATE else "pm"
     return db.view_id(tenant, payload.bill_group_id), f"{part}.{db.field(event.aggregate_id)}"
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from billing_view import db
 from billing_view.changes.domain import ChangeRequest
@@ -28,6 +27,13 @@ def _path(change_id: str) -> str:
     return f"{CHANGES}.{db.field(change_id)}"
 
 
+def _get(doc: Doc | None, path: str) -> Any:
+    value: Any = doc
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
 def _view(tenant_id: str, bill_group_id: str) -> dict[str, Any]:
     return {"tenant_id": tenant_id, "bill_group_id": bill_group_id}
 
@@ -40,7 +46,7 @@ class ChangeRepository:
         """Idempotent: a redelivered request never resets a settled status or its `before`.
 
         Written only while the change has no request yet (`kind` absent); a verdict that
-        arrived first keeps its status."""
+        arrived first keeps its status (the request never sets one)."""
         path = _path(change.change_id)
         request = {
             "change_id": change.change_id,
@@ -51,21 +57,19 @@ class ChangeRepository:
             "requested_at": change.requested_at,
         }
         key = db.view_id(change.tenant_id, change.bill_group_id)
-        for _ in range(2):
-            try:
-                await self._col.update_one(
-                    {"_id": key, f"{path}.kind": {"$exists": False}},
-                    {
-                        "$set": {f"{path}.{k}": v for k, v in request.items()},
-                        "$setOnInsert": _view(change.tenant_id, change.bill_group_id),
-                    },
-                    upsert=True,
-                )
-                return
-            except DuplicateKeyError:
-                # The view exists and holds the request already, or another writer created
-                # the view a moment ago: once more decides (the view exists by then).
-                continue
+        held = await self._col.find_one({"_id": key}, {f"{path}.kind": 1})
+        if _get(held, f"{path}.kind") is not None:
+            return  # recorded before: a redelivery changes nothing
+        # Filtered by `_id` alone (served by its index everywhere); one writer per bill group
+        # (its partition), so nothing records the same change between the read and the write.
+        await self._col.update_one(
+            {"_id": key},
+            {
+                "$set": {f"{path}.{k}": v for k, v in request.items()},
+                "$setOnInsert": _view(change.tenant_id, change.bill_group_id),
+            },
+            upsert=True,
+        )
 
     async def settle(
         self,

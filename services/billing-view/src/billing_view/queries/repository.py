@@ -95,17 +95,20 @@ class QueryRepository:
         return None if view is None else view.bill_group
 
     async def entity(self, tenant_id: str, entity_id: str) -> EntityState | None:
-        doc = await self._col.find_one({"_id": db.entity_id(tenant_id, entity_id)}, {"s": 1})
-        return None if doc is None else EntityState.model_validate_json(doc["s"])
+        doc = await self._col.find_one({"_id": db.entity_id(tenant_id, entity_id)}, {w.STATE: 1})
+        return None if doc is None else EntityState.model_validate_json(doc[w.STATE]["s"])
 
     async def invoice(
         self, tenant_id: str, bill_group_id: str, invoice_id: str
     ) -> InvoiceState | None:
         key = db.invoice_id(tenant_id, bill_group_id, invoice_id)
-        doc = await self._col.find_one({"_id": key}, {"s": 1, "l": 1})
+        doc = await self._col.find_one({"_id": key}, {w.STATE: 1})
         if doc is None:
             return None
-        return InvoiceState.model_validate({**json.loads(doc["s"]), "lines": json.loads(doc["l"])})
+        state = doc[w.STATE]
+        return InvoiceState.model_validate(
+            {**json.loads(state["s"]), "lines": json.loads(state["l"])}
+        )
 
     async def invoice_listings(
         self, tenant_id: str, bill_group_id: str, invoice_ids: list[str]
@@ -114,8 +117,8 @@ class QueryRepository:
         if not invoice_ids:
             return []
         keys = [db.invoice_id(tenant_id, bill_group_id, i) for i in invoice_ids]
-        docs = await self._col.find({"_id": {"$in": keys}}, {"s": 1}).to_list()
-        by_key = {d["_id"]: InvoiceListing.model_validate_json(d["s"]) for d in docs}
+        docs = await self._col.find({"_id": {"$in": keys}}, {f"{w.STATE}.s": 1}).to_list()
+        by_key = {d["_id"]: InvoiceListing.model_validate_json(d[w.STATE]["s"]) for d in docs}
         return [by_key[k] for k in keys if k in by_key]
 
     async def account_bill_groups(self, tenant_id: str, account_id: str) -> list[AccountBillGroup]:
