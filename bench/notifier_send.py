@@ -10,6 +10,8 @@ its CLI, moto through boto3 and moto's own API), then measures:
    an email the notifier itself sent during the warm-up (so both send the same bytes);
 2. burst: N `signin.requested` events published at once; emails/s through the notifier
    (consume → record → unseal → render → SES → mark sent), and its ratio to the baseline;
+   Also the CPU time per email of the raw loop and of the notifier process (its own
+   `process_cpu_seconds_total`), which other load on a shared machine distorts far less;
 3. paced: events at a steady rate; p50/p99 from the event acknowledged by Kafka to SES
    having accepted the email (`sent_at`, taken when SES answered) — the latency a customer
    waiting for the email sees, without queueing from a burst (`sent_at` read back with
@@ -70,7 +72,8 @@ def notifier_email(endpoint: str) -> bytes:
     raise SystemExit("the notifier sent no email during the warm-up")
 
 
-def raw_boto3_loop(endpoint: str, raw: bytes, count: int) -> float:
+def raw_boto3_loop(endpoint: str, raw: bytes, count: int) -> tuple[float, float]:
+    """Emails/s, and this loop's own CPU ms per email."""
     ses = boto3.client(
         "sesv2",
         endpoint_url=endpoint,
@@ -78,14 +81,15 @@ def raw_boto3_loop(endpoint: str, raw: bytes, count: int) -> float:
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for _ in range(count):
         ses.send_email(
             FromEmailAddress=f"portal@{SENDER_DOMAIN}",
             Destination={"ToAddresses": ["b@bench.example"]},
             Content={"Raw": {"Data": raw}},
         )
-    return count / (time.perf_counter() - started)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return count / elapsed, cpu * 1000 / count
 
 
 def signin_bytes(n: int) -> tuple[str, bytes, dict[str, str], bytes]:
@@ -103,15 +107,24 @@ def signin_bytes(n: int) -> tuple[str, bytes, dict[str, str], bytes]:
     return str(event.event_id), encode(event), headers_for(event), bill_group.encode()
 
 
-async def sent_count(metrics_url: str) -> float:
-    # The notifier's own counter: polling MongoDB instead would load the database (the
-    # stand-in scans for anything but `_id`) and slow down the very thing being measured.
+async def metric(metrics_url: str, name: str) -> float:
     async with httpx.AsyncClient() as client:
         text = (await client.get(metrics_url)).text
     for line in text.splitlines():
-        if line.startswith("portal_notifier_emails_sent_total "):
+        if line.startswith(name + " "):
             return float(line.split()[1])
     return 0.0
+
+
+async def sent_count(metrics_url: str) -> float:
+    # The notifier's own counter: polling MongoDB instead would load the database (the
+    # stand-in scans for anything but `_id`) and slow down the very thing being measured.
+    return await metric(metrics_url, "portal_notifier_emails_sent_total")
+
+
+async def cpu_seconds(metrics_url: str) -> float:
+    """The notifier process's CPU time (user + system), from its own /metrics."""
+    return await metric(metrics_url, "process_cpu_seconds_total")
 
 
 async def wait_count(metrics_url: str, target: float, limit: float) -> float:
@@ -160,17 +173,21 @@ async def through_notifier(
     burst: int,
     paced: int,
     rate: float,
-) -> tuple[float, list[float], int]:
+) -> tuple[float, float, list[float], int]:
+    """Burst emails/s, the notifier's CPU ms per email in the burst, paced latencies (s),
+    and how many events were not sent in time."""
     broker = KafkaBroker(bootstrap, acks="all")
     topic = PREFIX + Topic.PORTAL_SIGNIN
     await broker.start()
     try:
         events = [signin_bytes(i) for i in range(burst)]
+        cpu_before = await cpu_seconds(metrics_url)
         started = time.perf_counter()
         await asyncio.gather(*(broker.publish(b, topic, key=k, headers=h) for _, b, h, k in events))
         after_burst = await wait_count(metrics_url, done + burst, 600)
         elapsed = time.perf_counter() - started
         throughput = (after_burst - done) / elapsed
+        cpu_ms = (await cpu_seconds(metrics_url) - cpu_before) * 1000 / max(1.0, after_burst - done)
 
         published_at: dict[str, datetime] = {}
         interval = 1.0 / rate
@@ -185,7 +202,7 @@ async def through_notifier(
         paced_sent = await asyncio.to_thread(sent_at, env, list(published_at))
         latencies = [(paced_sent[i] - published_at[i]).total_seconds() for i in paced_sent]
         missing = int(done + burst - after_burst) + paced - len(paced_sent)
-        return throughput, latencies, missing
+        return throughput, cpu_ms, latencies, missing
     finally:
         await broker.stop()
 
@@ -232,8 +249,8 @@ def main() -> None:
         metrics_url = f"http://127.0.0.1:{port}/metrics"
         done = asyncio.run(warm_up(endpoints.kafka_bootstrap, metrics_url))
         raw = notifier_email(endpoints.aws_endpoint_url)
-        baseline = raw_boto3_loop(endpoints.aws_endpoint_url, raw, args.emails)
-        throughput, latencies, missing = asyncio.run(
+        baseline, baseline_cpu_ms = raw_boto3_loop(endpoints.aws_endpoint_url, raw, args.emails)
+        throughput, cpu_ms, latencies, missing = asyncio.run(
             through_notifier(
                 endpoints.kafka_bootstrap,
                 env,
@@ -257,6 +274,9 @@ def main() -> None:
     print(f"raw boto3 send loop to moto:      {baseline:8.1f} emails/s ({args.emails} emails)")
     print(f"through the notifier (burst):     {throughput:8.1f} emails/s ({args.emails} events)")
     print(f"ratio notifier / raw loop:        {throughput / baseline:8.2f}")
+    # CPU per email is far less sensitive to other load on the machine than emails/s.
+    print(f"CPU per email, raw loop process:  {baseline_cpu_ms:8.2f} ms")
+    print(f"CPU per email, notifier process:  {cpu_ms:8.2f} ms (burst, all its threads)")
     if latencies:
         print(
             f"signin.requested on Kafka -> SES accepted, paced {args.rate:g}/s "

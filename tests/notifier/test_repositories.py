@@ -359,3 +359,36 @@ async def test_a_batch_records_new_events_once_and_reports_known_ones(
         3: DeliveryState.SENDING,
         4: DeliveryState.SENDING,
     }
+
+
+async def test_concurrent_sent_marks_are_written_together_and_each_is_fenced(
+    store: DeliveryRepository,
+) -> None:
+    """`mark_sent` group-commits: many at once go in few writes, each still conditional on
+    its own lease; a lost lease answers False for that one alone."""
+    owned = [
+        _delivery(
+            f"gc{n}",
+            state=DeliveryState.SENDING,
+            owner="me",
+            lease_until=NOW + timedelta(seconds=60),
+        )
+        for n in range(12)
+    ]
+    assert await store.record_many(owned) == {}
+    results = await asyncio.gather(
+        *(
+            store.mark_sent(d.key, "someone-else" if n == 5 else "me", f"m{n}", NOW, 1)
+            for n, d in enumerate(owned)
+        )
+    )
+    assert results == [n != 5 for n in range(12)]
+    statuses = {
+        s.event_id: s.state for s in await store.statuses("tenant_a", [f"gc{n}" for n in range(12)])
+    }
+    assert statuses == {
+        f"gc{n}": DeliveryState.SENDING if n == 5 else DeliveryState.SENT for n in range(12)
+    }
+    # And once alone, too.
+    assert await store.mark_sent(owned[5].key, "me", "m5", NOW, 1)
+    assert not await store.mark_sent(owned[5].key, "me", "m5", NOW, 1)

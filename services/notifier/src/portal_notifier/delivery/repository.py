@@ -20,10 +20,12 @@ customer's path (the local stand-in scans for it). Old deliveries go through a T
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError
 
 from portal_kit.deadletter import SourceRecord
@@ -118,10 +120,34 @@ def _held(key: str, owner: str) -> Document:
     return {"_id": key, "state": DeliveryState.SENDING.value, "lease_owner": owner}
 
 
+@dataclass(frozen=True)
+class _Sent:
+    key: str
+    owner: str
+    message_id: str
+    sent_at: datetime
+    attempts: int
+
+
+def _sent_fields(sent: _Sent) -> Document:
+    return {
+        "$set": {
+            "state": DeliveryState.SENT.value,
+            "message_id": sent.message_id,
+            "sent_at": sent.sent_at,
+            "attempts": sent.attempts,
+            "lease_until": None,
+        }
+    }
+
+
 class DeliveryRepository:
     def __init__(self, db: Database, retention: timedelta = DEFAULT_RETENTION) -> None:
         self._deliveries = db["deliveries"]
         self._retention = retention
+        # Group commit of `sent` (see `mark_sent`).
+        self._sent_waiting: list[tuple[_Sent, asyncio.Future[bool]]] = []
+        self._sent_writer: asyncio.Task[None] | None = None
 
     async def ensure_indexes(self) -> None:
         # The retry worker's two queries (production; the stand-in scans, off the hot path).
@@ -198,16 +224,56 @@ class DeliveryRepository:
     async def mark_sent(
         self, key: str, owner: str, message_id: str, now: datetime, attempts: int
     ) -> bool:
-        return await self._update_held(
-            key,
-            owner,
-            {
-                "state": DeliveryState.SENT.value,
-                "message_id": message_id,
-                "sent_at": now,
-                "attempts": attempts,
-            },
-        )
+        """Record that SES accepted the email (fenced on the lease); False if the lease was
+        lost.
+
+        Group commit: a call made while no `sent` write is in flight is written at once;
+        calls made meanwhile wait for it and then go together in the next write, one
+        unordered `bulk_write` of fenced `update_one`s. Under load that is one round trip
+        for many emails; it never waits for more than the write in flight plus its own, so
+        the duplicate window (SES accepted, `sent` not yet durable) stays that short.
+        """
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._sent_waiting.append((_Sent(key, owner, message_id, now, attempts), done))
+        if self._sent_writer is None or self._sent_writer.done():
+            self._sent_writer = asyncio.create_task(self._write_sent(), name="deliveries-sent")
+        return await done
+
+    async def _write_sent(self) -> None:
+        while self._sent_waiting:
+            batch, self._sent_waiting = self._sent_waiting, []
+            try:
+                lost = await self._mark_sent_many([sent for sent, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for sent, done in batch:
+                if not done.done():
+                    done.set_result(sent.key not in lost)
+
+    async def _mark_sent_many(self, batch: Sequence[_Sent]) -> set[str]:
+        """The keys (of `batch`) whose lease was lost: nothing was written for them."""
+        if len(batch) == 1:
+            [sent] = batch
+            one = await self._deliveries.update_one(_held(sent.key, sent.owner), _sent_fields(sent))
+            return set() if one.matched_count == 1 else {sent.key}
+        updates = [UpdateOne(_held(s.key, s.owner), _sent_fields(s)) for s in batch]
+        result = await self._deliveries.bulk_write(updates, ordered=False)
+        if result.matched_count == len(batch):
+            return set()
+        # Rare (a lease was lost): which ones, by `_id`. Ours are `sent` with our message id.
+        ours = {s.key: s.message_id for s in batch}
+        found = await self._deliveries.find(
+            {"_id": {"$in": list(ours)}}, {"state": 1, "message_id": 1}
+        ).to_list()
+        written = {
+            str(d["_id"])
+            for d in found
+            if d["state"] == DeliveryState.SENT.value and d.get("message_id") == ours[d["_id"]]
+        }
+        return set(ours) - written
 
     async def reschedule(
         self,
