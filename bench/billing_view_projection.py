@@ -2,7 +2,7 @@
 publish→visible lag at a steady rate and the read model's document sizes.
 
     .venv/bin/python bench/billing_view_projection.py [--events 30000] [--bill-groups 10000]
-        [--rate 1000] [--seconds 20]
+        [--rate 1000] [--seconds 20] [--h2]
 
 Starts its own local stack (Kafka, mongo-java-server, moto) on free ports, publishes N mixed
 upstream state events (entities, bill groups, subscriptions, invoices, payment methods) over
@@ -173,11 +173,11 @@ def _version(n: int) -> str:
 
 def raw_statements(raw: dict[str, Any]) -> list[UpdateOne]:
     """The documents billing-view's read model holds for one state (README, Read model),
-    written without a version gate: what a bare consumer with no rules would send."""
+    written with `$set` (no version gate, no validation): what a bare consumer would send."""
     t, p, kind = _esc(raw["tenant_id"]), raw["payload"], raw["type"]
     v = _version(raw["aggregate_version"])
     if kind == EventType.ENTITY_STATE.value:
-        doc = {"v": v, "s": json.dumps(p)}
+        doc = {"state": {"v": v, "s": json.dumps(p)}}
         return [UpdateOne({"_id": f"{t}|e|{_esc(p['entity_id'])}"}, {"$set": doc}, upsert=True)]
     view = f"{t}|b|{_esc(p['bill_group_id'])}"
     if kind == EventType.BILL_GROUP_STATE.value:
@@ -190,7 +190,7 @@ def raw_statements(raw: dict[str, Any]) -> list[UpdateOne]:
         ]
     if kind == EventType.INVOICE_STATE.value:
         lines = p.pop("lines", [])
-        doc = {"v": v, "s": json.dumps(p), "l": json.dumps(lines)}
+        doc = {"state": {"v": v, "s": json.dumps(p), "l": json.dumps(lines)}}
         entry = {
             "v": v,
             "i": p["invoice_id"],
@@ -322,7 +322,9 @@ async def sizes(service: Service, sim: SimulatorSettings, uri: str) -> dict[str,
 
 
 def main(args: argparse.Namespace) -> None:
-    local = LocalStack(f"bench-bv-{os.getpid()}", Ports.free(), fresh=True)
+    local = LocalStack(
+        f"bench-bv-{os.getpid()}", Ports.free(), fresh=True, persistent_mongodb=args.h2
+    )
     try:
         endpoints = local.start()
         report = asyncio.run(run(args, endpoints, local.base / "billing-view.log"))
@@ -357,6 +359,7 @@ async def run(args: argparse.Namespace, endpoints: Endpoints, log: Path) -> dict
             "cpus": os.cpu_count(),
             "load_average_at_end": os.getloadavg(),
         },
+        "mongodb": "mongo-java-server 1.47.0, " + ("H2 file" if args.h2 else "in memory"),
         "events": len(events),
         "bill_groups": args.bill_groups,
         "mix": mix,
@@ -377,5 +380,10 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=30_000)
     parser.add_argument("--bill-groups", type=int, default=10_000)
     parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument(
+        "--h2",
+        action="store_true",
+        help="mongo-java-server on its H2 file backend (make dev) instead of in memory (tests)",
+    )
     parser.add_argument("--seconds", type=int, default=20)
     main(parser.parse_args())

@@ -20,12 +20,15 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from billing_view import db
 from billing_view.projection.domain import StateWrite
 from billing_view.queries.domain import OPEN_STATUSES
 from portal_contracts.billing import (
     BillGroupState,
     EntityState,
+    InvoiceLine,
     InvoiceState,
     PaymentMethodState,
     SubscriptionState,
@@ -40,6 +43,8 @@ CHANGES = "chg"  # {k<change id>: change record}
 # Field of an account document (`db.account_id`).
 ACCOUNT_BILL_GROUPS = "bgs"  # {k<bill group id>: {v, s}}
 
+
+_LINES: TypeAdapter[tuple[InvoiceLine, ...]] = TypeAdapter(tuple[InvoiceLine, ...])
 
 # Field of an invoice or entity document holding its item.
 STATE = "state"
@@ -137,7 +142,7 @@ def upserts(write: StateWrite) -> list[Upsert]:
     document = item(
         v,
         s=state.model_dump_json(exclude={"lines"}),
-        l=json.dumps([line.model_dump(mode="json") for line in state.lines]),
+        l=_LINES.dump_json(state.lines).decode(),
     )
     on_insert = {**_view(tenant, bg), "invoice_id": state.invoice_id}
     return [
