@@ -338,8 +338,9 @@ async def test_sending_one_email_touches_deliveries_by_id_only(
                 assert set(query) <= {"_id", "state", "lease_owner"}, (command, query)
                 assert "_id" in query, (command, query)
         names = sorted(c for c, _ in listener.commands)
-        # One insert, a suppression read and a bill group read, one `sent` update.
-        assert names == ["find", "find", "insert", "update"], names
+        # One insert, a suppression read and a bill group read, and the fenced `sent` write
+        # as findAndModify (an `update` with a condition beside `_id` scans on the stand-in).
+        assert names == ["find", "find", "findAndModify", "insert"], names
     finally:
         await client.close()
 

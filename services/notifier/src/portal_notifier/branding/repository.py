@@ -19,17 +19,20 @@ async def _apply_versioned(
     """Apply only if newer than what is held.
 
     The filter matches only an older document; when a newer one exists the upsert tries to
-    insert a second document with the same `_id`, which MongoDB refuses.
+    insert a second document with the same `_id`, which MongoDB refuses. As `findAndModify`
+    by `_id` (nothing read back is used): mongo-java-server serves it from the `_id` index,
+    whereas an `update` with a condition beside `_id` scans the collection there.
     """
     try:
-        result = await collection.update_one(
+        await collection.find_one_and_update(
             {"_id": key, "version": {"$lt": version}},
             {"$set": {**fields, "version": version}},
+            projection={"_id": 1},
             upsert=True,
         )
     except DuplicateKeyError:
         return False
-    return bool(result.modified_count or result.upserted_id is not None)
+    return True
 
 
 async def _by_id(

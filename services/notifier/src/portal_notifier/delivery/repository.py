@@ -215,11 +215,15 @@ class DeliveryRepository:
 
     # --- outcomes (fenced on the lease) -----------------------------------------------------
 
-    async def _update_held(self, key: str, owner: str, fields: Document) -> bool:
-        result = await self._deliveries.update_one(
-            _held(key, owner), {"$set": {**fields, "lease_until": None}}
+    async def _update_held(self, key: str, owner: str, update: Document) -> bool:
+        """One fenced single-document write. As `findAndModify` by `_id` (the document read
+        back is not used, only whether it matched): mongo-java-server serves that from the
+        `_id` index, whereas an `update` with a condition beside `_id` scans the collection
+        there; on MongoDB both are the same atomic conditional update."""
+        found = await self._deliveries.find_one_and_update(
+            _held(key, owner), update, projection={"_id": 1}
         )
-        return result.matched_count == 1
+        return found is not None
 
     async def mark_sent(
         self, key: str, owner: str, message_id: str, now: datetime, attempts: int
@@ -229,9 +233,11 @@ class DeliveryRepository:
 
         Group commit: a call made while no `sent` write is in flight is written at once;
         calls made meanwhile wait for it and then go together in the next write, one
-        unordered `bulk_write` of fenced `update_one`s. Under load that is one round trip
-        for many emails; it never waits for more than the write in flight plus its own, so
-        the duplicate window (SES accepted, `sent` not yet durable) stays that short.
+        unordered `bulk_write` of fenced `update_one`s (on MongoDB each is served by the
+        `_id` index; the local stand-in scans per statement, cheap at the sizes it holds).
+        Under load that is one round trip for many emails; it never waits for more than the
+        write in flight plus its own, so the duplicate window (SES accepted, `sent` not yet
+        durable) stays that short.
         """
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._sent_waiting.append((_Sent(key, owner, message_id, now, attempts), done))
@@ -257,8 +263,8 @@ class DeliveryRepository:
         """The keys (of `batch`) whose lease was lost: nothing was written for them."""
         if len(batch) == 1:
             [sent] = batch
-            one = await self._deliveries.update_one(_held(sent.key, sent.owner), _sent_fields(sent))
-            return set() if one.matched_count == 1 else {sent.key}
+            held = await self._update_held(sent.key, sent.owner, _sent_fields(sent))
+            return set() if held else {sent.key}
         updates = [UpdateOne(_held(s.key, s.owner), _sent_fields(s)) for s in batch]
         result = await self._deliveries.bulk_write(updates, ordered=False)
         if result.matched_count == len(batch):
@@ -285,23 +291,21 @@ class DeliveryRepository:
         due_at: datetime,
         error: str,
     ) -> bool:
-        return await self._update_held(
-            key,
-            owner,
-            {
-                "state": DeliveryState.PENDING.value,
-                "attempts": attempts,
-                "first_attempt_at": first_attempt_at,
-                "due_at": due_at,
-                "last_error": error,
-            },
-        )
+        fields = {
+            "state": DeliveryState.PENDING.value,
+            "attempts": attempts,
+            "first_attempt_at": first_attempt_at,
+            "due_at": due_at,
+            "last_error": error,
+            "lease_until": None,
+        }
+        return await self._update_held(key, owner, {"$set": fields})
 
     async def finish(
         self, key: str, owner: str, state: DeliveryState, reason: str, attempts: int
     ) -> bool:
-        fields = {"state": state.value, "reason": reason, "attempts": attempts}
-        return await self._update_held(key, owner, fields)
+        fields = {"state": state.value, "reason": reason, "attempts": attempts, "lease_until": None}
+        return await self._update_held(key, owner, {"$set": fields})
 
     # --- operators --------------------------------------------------------------------------
 
