@@ -105,3 +105,23 @@ def test_preview_sessions_are_read_only_and_signout_ends_the_session_at_access()
     assert session.read_only
     run(service.signout(session))
     assert access.signed_out == ["tok_secret"]
+
+
+def test_the_sign_in_request_reuses_the_page_just_shown_but_access_decides_on_the_key() -> None:
+    access = FakeAccess(portals={"key_1": PORTAL})
+    now = [100.0]
+    service = SigninService(access, FakeBilling(), recent_seconds=2.0, clock=lambda: now[0])
+    shown = run(service.entry("key_1"))
+    del access.portals["key_1"]  # rotated after the page was shown
+    assert run(service.recent_entry("key_1")) == shown  # its branding, within 2 s
+    with pytest.raises(NotFoundError):
+        run(service.entry("key_1"))  # the sign-in page itself asks access every time
+    now[0] += 2.1
+    with pytest.raises(NotFoundError):
+        run(service.recent_entry("key_1"))
+    fresh = FakeAccess(portals={"key_1": PORTAL})
+    off = SigninService(fresh, FakeBilling())
+    run(off.entry("key_1"))
+    fresh.portals.clear()
+    with pytest.raises(NotFoundError):
+        run(off.recent_entry("key_1"))  # recent_seconds=0: nothing reused

@@ -79,7 +79,9 @@ def create_app(
         settings=settings,
         access=access,
         sessions=sessions,
-        signin=SigninService(access, billing, sessions),
+        signin=SigninService(
+            access, billing, sessions, recent_seconds=settings.session_cache_seconds
+        ),
         portal=PortalService(
             billing,
             publisher,

@@ -94,12 +94,16 @@ class SigninController(Controller):
     ) -> Template:
         email = domain.normalise_email(str(data.get("email", "")))
         try:
-            entry = await signin.entry(portal_key)
+            # The page just shown for this key (its branding); access's answer to the
+            # request below decides on the key itself.
+            entry = await signin.recent_entry(portal_key)
         except NotFoundError:
             return _unknown(request, settings)
         client_ip = request.client.host if request.client else "unknown"
         try:
             pending_id = await signin.request_link(portal_key, email, client_ip)
+        except NotFoundError:
+            return _unknown(request, settings)  # rotated since the page was shown
         except (FormInvalidError, RateLimitedError) as exc:
             return page(
                 request,

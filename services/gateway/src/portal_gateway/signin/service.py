@@ -3,6 +3,8 @@ sign-in pages render (`routes`)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Protocol
 
 from portal_gateway.clients.http import RefusedError
@@ -37,25 +39,52 @@ class SessionForgetter(Protocol):
     def forget(self, session_token: str) -> None: ...
 
 
+# Bounded memory for the recently shown sign-in pages.
+MAX_RECENT = 10_000
+
+
 class SigninService:
+    """`recent_seconds`: how long the sign-in page just shown for a portal key is reused for
+    the pages that follow it (the answer to "send me a link"); 0 turns that off."""
+
     def __init__(
         self,
         access: SigninAccess,
         billing: BrandingReader,
         sessions: SessionForgetter | None = None,
+        recent_seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.access = access
         self.billing = billing
         self.sessions = sessions
+        self.recent_seconds = recent_seconds
+        self.clock = clock
+        self._recent: dict[str, tuple[float, PortalEntry]] = {}
 
     async def entry(self, portal_key: str) -> PortalEntry:
-        """The portal of a link; NotFoundError for an unknown or rotated key."""
+        """The portal of a link, asked of access every time (a rotated key stops working at
+        once); NotFoundError for an unknown or rotated key."""
         portal = await self.access.portal(portal_key)
         try:
             branding = await self.billing.branding(portal.tenant_id, portal.bill_group_id)
         except NotFoundError:
             branding = Branding()
-        return PortalEntry(portal, branding)
+        entry = PortalEntry(portal, branding)
+        if self.recent_seconds > 0:
+            if len(self._recent) >= MAX_RECENT:
+                self._recent.clear()
+            self._recent[portal_key] = (self.clock() + self.recent_seconds, entry)
+        return entry
+
+    async def recent_entry(self, portal_key: str) -> PortalEntry:
+        """The entry shown for this key within `recent_seconds`, else a fresh one. Only for
+        pages whose own access call decides on the key (the sign-in request: access refuses
+        a rotated key itself), so a reused entry only ever supplies the branding shown."""
+        held = self._recent.get(portal_key)
+        if held is not None and held[0] > self.clock():
+            return held[1]
+        return await self.entry(portal_key)
 
     async def request_link(self, portal_key: str, email: str, client_ip: str) -> str:
         """Asks access to email a link and code; the pending id, the same answer whether or
