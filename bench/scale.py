@@ -44,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -622,9 +623,22 @@ class Customer:
         return urlsplit(self.portal_url).path
 
 
+def retried(call: Any, *args: Any, **kwargs: Any) -> httpx.Response:
+    """One request, again on a dropped connection (a loaded server closing a keep-alive)."""
+    for attempt in range(3):
+        try:
+            response: httpx.Response = call(*args, **kwargs)
+            return response
+        except httpx.TransportError:
+            if attempt == 2:
+                raise
+            time.sleep(1)
+    raise AssertionError("unreachable")
+
+
 def form_state(client: httpx.Client, path: str) -> tuple[str, str]:
     """The CSRF cookie and form field a browser holds after opening the sign-in page."""
-    page = client.get(path)
+    page = retried(client.get, path)
     page.raise_for_status()
     match = _CSRF_FIELD.search(page.text)
     assert match, "sign-in page without CSRF field"
@@ -636,7 +650,8 @@ def sign_in_customers(portal: Portal, key: str, customers: list[int]) -> list[Cu
     signed: list[Customer] = []
     with httpx.Client(base_url=portal.url("access"), timeout=30) as admin:
         for n in customers:
-            got = admin.get(
+            got = retried(
+                admin.get,
                 f"/api/admin/v1/bill-groups/{bill_group_id(n)}/portal",
                 headers={"Authorization": f"Bearer {key}"},
             )
@@ -647,7 +662,8 @@ def sign_in_customers(portal: Portal, key: str, customers: list[int]) -> list[Cu
     for address, customer in addresses.items():
         client = clients[address]
         customer.csrf_cookie, customer.csrf_field = form_state(client, customer.portal_path)
-        client.post(
+        retried(
+            client.post,
             f"{customer.portal_path}/signin",
             data={"email": address, "_csrf_token": customer.csrf_field},
         ).raise_for_status()
@@ -655,11 +671,11 @@ def sign_in_customers(portal: Portal, key: str, customers: list[int]) -> list[Cu
     for address, customer in addresses.items():
         client = clients[address]
         path = urlsplit(links[address]).path
-        client.get(path).raise_for_status()
-        done = client.post(path, data={"_csrf_token": customer.csrf_field})
+        retried(client.get, path).raise_for_status()
+        done = retried(client.post, path, data={"_csrf_token": customer.csrf_field})
         assert done.status_code == 303, done.text
         customer.cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
-        listing = client.get("/api/portal/v1/invoices", params={"limit": 1})
+        listing = retried(client.get, "/api/portal/v1/invoices", params={"limit": 1})
         listing.raise_for_status()
         customer.invoice_id = listing.json()["items"][0]["invoice_id"]
         client.close()
@@ -799,7 +815,8 @@ def verify_load(
             wanted[f"v{i}-{uuid.uuid4().hex[:6]}@{customer_domain(customer.n)}"] = customer
 
         def request(address: str) -> bool:
-            answer = client.post(
+            answer = retried(
+                client.post,
                 f"{wanted[address].portal_path}/signin",
                 data={"email": address, "_csrf_token": csrf_field},
             )
@@ -984,6 +1001,7 @@ def main() -> None:
             results.append(run_one(n, args))
         except Exception as exc:  # noqa: BLE001 - report the others; say which N failed
             print(f"  N = {n:,} FAILED: {exc!r}", flush=True)
+            traceback.print_exc()
             continue
         if args.json:
             args.json.write_text(json.dumps(results, indent=2))
