@@ -592,7 +592,10 @@ def _to(message: dict[str, Any]) -> str:
     return str(message.get("destinations", ""))
 
 
-def verify_links(aws: str, addresses: set[str], timeout: float = 300) -> dict[str, str]:
+def verify_links(
+    aws: str, addresses: set[str], timeout: float = 300, *, partial: bool = False
+) -> dict[str, str]:
+    """The emailed link per address; with `partial`, whatever arrived within `timeout`."""
     found: dict[str, str] = {}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -606,6 +609,9 @@ def verify_links(aws: str, addresses: set[str], timeout: float = 300) -> dict[st
         if len(found) == len(addresses):
             return found
         time.sleep(1)
+    if partial and found:
+        print(f"  only {len(found)}/{len(addresses)} sign-in emails within {timeout:.0f}s")
+        return found
     raise TimeoutError(f"{len(found)}/{len(addresses)} sign-in emails arrived")
 
 
@@ -645,7 +651,9 @@ def form_state(client: httpx.Client, path: str) -> tuple[str, str]:
     return client.cookies.get("csrftoken") or "", match.group(1)
 
 
-def sign_in_customers(portal: Portal, key: str, customers: list[int]) -> list[Customer]:
+def sign_in_customers(
+    portal: Portal, key: str, customers: list[int], email_timeout: float
+) -> list[Customer]:
     gateway, aws = portal.url("gateway"), portal.stack.endpoints.aws_endpoint_url
     signed: list[Customer] = []
     with httpx.Client(base_url=portal.url("access"), timeout=30) as admin:
@@ -667,9 +675,12 @@ def sign_in_customers(portal: Portal, key: str, customers: list[int]) -> list[Cu
             f"{customer.portal_path}/signin",
             data={"email": address, "_csrf_token": customer.csrf_field},
         ).raise_for_status()
-    links = verify_links(aws, set(addresses))
+    links = verify_links(aws, set(addresses), email_timeout, partial=True)
     for address, customer in addresses.items():
         client = clients[address]
+        if address not in links:
+            client.close()
+            continue
         path = urlsplit(links[address]).path
         retried(client.get, path).raise_for_status()
         done = retried(client.post, path, data={"_csrf_token": customer.csrf_field})
@@ -679,7 +690,8 @@ def sign_in_customers(portal: Portal, key: str, customers: list[int]) -> list[Cu
         listing.raise_for_status()
         customer.invoice_id = listing.json()["items"][0]["invoice_id"]
         client.close()
-    return signed
+    # The notifier works through its backlog in order: measure whoever got the email.
+    return [c for c in signed if c.cookie]
 
 
 def upload_documents(portal: Portal, customers: list[Customer], invoices: int) -> None:
@@ -801,7 +813,7 @@ async def _verify_load(spec: dict[str, Any]) -> dict[str, float]:
 
 
 def verify_load(
-    portal: Portal, customers: list[Customer], tokens: int, connections: int
+    portal: Portal, customers: list[Customer], tokens: int, connections: int, email_timeout: float
 ) -> dict[str, float]:
     """Request `tokens` links (distinct addresses at the customers' domains), read them back
     from moto, then redeem them all from a separate load process."""
@@ -829,7 +841,7 @@ def verify_load(
         del wanted[address]
     if refused:
         print(f"  {len(refused)} of {tokens} sign-in requests refused (not redeemed)", flush=True)
-    links = verify_links(aws, set(wanted))
+    links = verify_links(aws, set(wanted), email_timeout, partial=True)
     spec = {
         "base": gateway,
         "paths": [urlsplit(link).path for link in links.values()],
@@ -867,7 +879,7 @@ def measure(portal: Portal, customers: list[Customer], args: argparse.Namespace)
         results[name] = wrk(base, requests, args.seconds, args.connections)
         print(f"  {name}: {results[name]}", flush=True)
     results["sign-in verify (POST link)"] = verify_load(
-        portal, customers, args.verify_tokens, args.connections
+        portal, customers, args.verify_tokens, args.connections, args.email_timeout
     )
     print(f"  verify: {results['sign-in verify (POST link)']}", flush=True)
     # Last: every request sends an email, and the notifier's backlog outlives the run.
@@ -912,7 +924,7 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, Any]:
         measured = spread(n, args.customers)
         seeded = asyncio.run(seed(portal, args, key, measured))
         print(f"  seeded: {json.dumps(seeded)}", flush=True)
-        customers = sign_in_customers(portal, key, measured)
+        customers = sign_in_customers(portal, key, measured, args.email_timeout)
         upload_documents(portal, customers, args.invoices)
         loads = measure(portal, customers, args)
         return {
@@ -993,6 +1005,7 @@ def main() -> None:
     parser.add_argument("--admin-concurrency", type=int, default=24)
     parser.add_argument("--mongo-heap-mb", type=int, default=8192)
     parser.add_argument("--seed-timeout", type=float, default=900)
+    parser.add_argument("--email-timeout", type=float, default=300)
     parser.add_argument("--json", type=Path, help="write the results here too")
     args = parser.parse_args()
     results = []
