@@ -236,7 +236,12 @@ def test_customer_path_selects_documents_by_id_only(
         logs=tmp_path / "logs",
         mongodb_uris={name: proxy.listen(name) for name in RECORDED},
         # The relay still publishes at once when a write wakes it; no periodic sweeps.
-        extra_env={"access": {"RELAY_POLL_SECONDS": "3600"}},
+        # No in-process session cache: every request shows what a cache miss costs (a
+        # fresh replica, or the first request after SESSION_CACHE_SECONDS).
+        extra_env={
+            "access": {"RELAY_POLL_SECONDS": "3600"},
+            "gateway": {"SESSION_CACHE_SECONDS": "0"},
+        },
     )
     try:
         portal.start()
