@@ -470,17 +470,21 @@ async def open_portals(
                 return
             base = f"/api/admin/v1/bill-groups/{bill_group_id(n)}/portal"
             while True:
-                answer = await client.put(base, json={"enabled": True})
-                if answer.status_code != 404:
-                    answer.raise_for_status()
-                    break
-                retries += 1  # access has not projected this bill group yet
+                try:
+                    answer = await client.put(base, json={"enabled": True})
+                    if answer.status_code == 404:
+                        retries += 1  # access has not projected this bill group yet
+                    else:
+                        answer.raise_for_status()
+                        rule = await client.post(
+                            f"{base}/rules", json={"kind": "domain", "value": customer_domain(n)}
+                        )
+                        if rule.status_code not in (201, 409):
+                            rule.raise_for_status()
+                        break
+                except httpx.TransportError:
+                    retries += 1  # a loaded access dropped the connection: same call again
                 await asyncio.sleep(1.0)
-            rule = await client.post(
-                f"{base}/rules", json={"kind": "domain", "value": customer_domain(n)}
-            )
-            if rule.status_code not in (201, 409):
-                rule.raise_for_status()
             opened[0] += 1
 
     async with httpx.AsyncClient(
