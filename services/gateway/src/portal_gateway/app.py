@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from jinja2 import Environment, FileSystemLoader
 from litestar import Litestar, Request, get
 from litestar.config.csrf import CSRFConfig
 from litestar.di import NamedDependency
@@ -59,6 +60,13 @@ async def home(request: R, settings: NamedDependency[Settings]) -> Template:
 @get("/signed-out", include_in_schema=False)
 async def signed_out(request: R, settings: NamedDependency[Settings]) -> Template:
     return page(request, settings, "home.html", signed_out=True)
+
+
+def templates() -> Environment:
+    """Litestar's own Jinja setup (autoescape on), without checking every template file's
+    modification time on each render: templates change only with a deploy."""
+    loader = FileSystemLoader(HERE / "templates")
+    return Environment(loader=loader, autoescape=True, auto_reload=False)
 
 
 def create_app(
@@ -138,7 +146,7 @@ def create_app(
         route_handlers=route_handlers,
         lifespan=[lifespan],
         dependencies=providers(services),
-        template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(templates())),
         csrf_config=CSRFConfig(
             secret=settings.csrf_secret,
             cookie_name="csrftoken",

@@ -9,6 +9,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from portal_gateway.clients.models import Refusal
+from portal_gateway.clients.pool import pooled_transport
 from portal_gateway.errors import UpstreamError
 
 M = TypeVar("M", bound=BaseModel)
@@ -36,9 +37,7 @@ def internal_http(base_url: str, token: str | None, timeout: float) -> httpx.Asy
         headers={"Authorization": f"Bearer {token}"} if token else None,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
         # Keep-alive: one pool per upstream, connections reused across requests.
-        limits=httpx.Limits(
-            max_connections=200, max_keepalive_connections=100, keepalive_expiry=30.0
-        ),
+        transport=pooled_transport(max_connections=200, max_keepalive=100, keepalive_expiry=30.0),
     )
 
 

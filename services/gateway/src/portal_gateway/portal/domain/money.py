@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime
@@ -17,6 +18,7 @@ def minor_to_decimal(amount_minor: int, currency: str) -> Decimal:
     return Decimal(amount_minor).scaleb(-get_currency_precision(currency))
 
 
+@lru_cache(maxsize=4096)
 def format_money(amount_minor: int, currency: str, locale: str) -> str:
     return format_currency(minor_to_decimal(amount_minor, currency), currency, locale=locale)
 
@@ -40,6 +42,7 @@ def format_moment(value: datetime | str | None, locale: str) -> str:
     return f"{format_datetime(moment, format='medium', tzinfo=UTC, locale=locale)} UTC"
 
 
+@lru_cache(maxsize=512)
 def negotiate_locale(accept_language: str | None, default: str) -> str:
     """The best supported locale for an Accept-Language header (q-values respected)."""
     if not accept_language:
