@@ -161,7 +161,8 @@ def test_entry_point_becomes_ready(
     answer = wait_ready(item)
     assert answer.json()["status"] == "ready"
     assert httpx.get(f"{item.url}/healthz", timeout=3).status_code == 200
-    if item.database is not None:
+    # billing-view's read model is read by `_id` only: it declares no secondary index.
+    if item.database is not None and name != "billing-view":
         # The service created its indexes itself at start-up: nobody runs a migration.
         client: MongoClient[dict[str, object]] = MongoClient(stack.endpoints.mongodb_uri)
         try:

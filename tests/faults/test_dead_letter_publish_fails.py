@@ -17,8 +17,10 @@ from pymongo import AsyncMongoClient
 
 from billing_simulator.scenario import demo
 from billing_view.app import create_app
+from billing_view.db import READ_MODEL, invoice_id
 from billing_view.settings import Settings
 from portal_contracts.codec import encode
+from portal_contracts.envelope import Envelope
 from portal_contracts.topics import ConsumerGroup, Topic
 from portal_kit.deadletter import KafkaDeadLetter, SourceRecord
 from portal_localstack.testing import Isolation, StackHandle
@@ -89,7 +91,7 @@ async def test_a_failing_dead_letter_publish_holds_the_offset_until_it_succeeds(
     poison_offset: int = sent[1].offset
     assert {m.partition for m in sent} == {partition.partition}
 
-    invoices = mongo[settings.mongodb_database]["invoices"]
+    read_model = mongo[settings.mongodb_database][READ_MODEL]
     offsets = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=settings.consumer_group,
@@ -101,8 +103,9 @@ async def test_a_failing_dead_letter_publish_holds_the_offset_until_it_succeeds(
         offset: int | None = await offsets.committed(partition)
         return offset or 0
 
-    async def applied(invoice_id: str) -> bool:
-        return await invoices.count_documents({"invoice_id": invoice_id}) == 1
+    async def applied(event: Envelope[Any]) -> bool:
+        key = invoice_id(event.tenant_id, event.payload.bill_group_id, event.aggregate_id)
+        return await read_model.find_one({"_id": key}) is not None
 
     try:
         async with AsyncTestClient(create_app(settings, dead_letter_to=dead_letter)):
@@ -114,7 +117,7 @@ async def test_a_failing_dead_letter_publish_holds_the_offset_until_it_succeeds(
                 await eventually(functools.partial(failed, times), what=f"{times} failed publishes")
                 # Held: not committed past the poison message, nothing after it applied.
                 assert await committed() <= poison_offset
-                assert not await applied(later.aggregate_id)
+                assert not await applied(later)
 
             dead_letter.released.set()
 
@@ -122,10 +125,8 @@ async def test_a_failing_dead_letter_publish_holds_the_offset_until_it_succeeds(
                 return await committed() > poison_offset
 
             await eventually(moved_on, what="the committed offset past the poison message")
-            await eventually(
-                lambda: applied(later.aggregate_id), what="the event after the poison applied"
-            )
-            assert await applied(first.aggregate_id)
+            await eventually(lambda: applied(later), what="the event after the poison applied")
+            assert await applied(first)
     finally:
         await offsets.stop()
 
