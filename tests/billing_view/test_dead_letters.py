@@ -1,5 +1,5 @@
 """Acceptance: a malformed event and an event that fails validation land in the dead-letter
-topic with their error; the events after them are still applied (real Kafka + FerretDB)."""
+topic with their error; the events after them are still applied (real Kafka + MongoDB)."""
 
 import json
 from collections.abc import AsyncIterator
