@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/access_signin.py [--requests 1000] [--concurrency 16]
 
-Starts its own local stack (Kafka, mongo-java-server, moto) on free ports, a real `portal-access run`
-process and a baseline process (a bare Litestar app on the same stack), then measures:
+Starts its own local stack (Kafka, mongo-java-server, moto) on free ports, a real
+`portal-access run` process and a baseline process (a bare Litestar app on the same stack),
+then measures:
 
 1. request latency: N sequential `POST /internal/v1/signin/request` for addresses that have
    access; time from sending the request to a consumer receiving `signin.requested` on
