@@ -123,7 +123,3 @@ class MongoJavaServer:
     def stop(self) -> None:
         if self.process is not None:
             self.process.stop()
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()

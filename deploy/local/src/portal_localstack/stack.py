@@ -119,14 +119,6 @@ class LocalStack:
         for server in (self.moto, self.mongodb, self.kafka):
             server.stop()
 
-    def stop_mongodb(self) -> None:
-        """A MongoDB outage for fault tests; with the in-memory backend the data goes too."""
-        self.mongodb.stop()
-
-    def start_mongodb(self) -> None:
-        self.mongodb.start()
-        self.mongodb.wait_ready()
-
     def restart_kafka(self, *, crash: bool = False) -> None:
         """Stop (or SIGKILL) the broker and start it again on the same data and ports."""
         if crash:
