@@ -17,9 +17,15 @@ from portal_kit.observability import configure_logging
 SCENARIOS = {"demo": scenario.demo}
 
 
-async def seed(settings: Settings, name: str) -> dict[str, Any]:
+async def seed(
+    settings: Settings, name: str, *, tenant_id: str = scenario.TENANT, label: str = ""
+) -> dict[str, Any]:
     built = SCENARIOS[name](
-        settings.aws_endpoint_url, settings.documents_bucket, settings.logos_bucket
+        settings.aws_endpoint_url,
+        settings.documents_bucket,
+        settings.logos_bucket,
+        tenant_id=tenant_id,
+        label=label,
     )
     # Documents before events: an invoice never points at a PDF that is not there yet.
     uploaded = await asyncio.to_thread(upload, settings, built.assets)
@@ -78,6 +84,8 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     p_seed = sub.add_parser("seed", help="publish a named scenario; prints its ids as JSON")
     p_seed.add_argument("--scenario", choices=sorted(SCENARIOS), default="demo")
+    p_seed.add_argument("--tenant", default=scenario.TENANT, help="the same ids, another tenant")
+    p_seed.add_argument("--label", default="", help="prefix for its names, e.g. the tenant's")
     p_stream = sub.add_parser("stream", help="publish synthetic state events at a given rate")
     p_stream.add_argument("--rate", type=float, default=100.0, help="events per second")
     p_stream.add_argument("--seconds", type=float, default=10.0)
@@ -97,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging("billing-simulator", settings.log_level)
     result: dict[str, Any] | None
     if args.command == "seed":
-        result = asyncio.run(seed(settings, args.scenario))
+        result = asyncio.run(seed(settings, args.scenario, tenant_id=args.tenant, label=args.label))
     elif args.command == "stream":
         result = asyncio.run(stream(settings, args))
     elif args.command == "publish-invoice":

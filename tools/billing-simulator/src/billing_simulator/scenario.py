@@ -160,6 +160,7 @@ def invoice_state(
     currency: str,
     documents_bucket: str,
     prefix: str,
+    tenant_id: str = TENANT,
 ) -> tuple[billing.InvoiceState, Asset]:
     """One invoice with its PDF; the amounts follow from `seq`, so they never change."""
     quantity = 5 + seq % 7
@@ -181,7 +182,7 @@ def invoice_state(
         ],
         title=f"Invoice {number}",
     )
-    key = f"{TENANT}/{bill_group_id}/{invoice_id}.pdf"
+    key = f"{tenant_id}/{bill_group_id}/{invoice_id}.pdf"
     state = billing.InvoiceState(
         invoice_id=invoice_id,
         bill_group_id=bill_group_id,
@@ -217,11 +218,18 @@ def demo(
     aws_endpoint_url: str = "http://127.0.0.1:5055",
     documents_bucket: str = "invoice-documents",
     logos_bucket: str = "brand-assets",
+    *,
+    tenant_id: str = TENANT,
+    label: str = "",
 ) -> Scenario:
-    """Tenant `demo`: 2 branded entities, 5 bill groups, 24 invoices each, every status."""
-    scenario = Scenario("demo", TENANT)
-    for entity_id, name, colour, support in _ENTITIES:
-        key = f"{TENANT}/{entity_id}.svg"
+    """Tenant `demo`: 2 branded entities, 5 bill groups, 24 invoices each, every status.
+
+    Another `tenant_id` gets the very same ids (tenants share id spaces upstream); `label`
+    prefixes its names so that a page or an email shows whose copy it is."""
+    scenario = Scenario("demo", tenant_id)
+    for entity_id, plain_name, colour, support in _ENTITIES:
+        name = f"{label} {plain_name}".strip()
+        key = f"{tenant_id}/{entity_id}.svg"
         scenario.assets.append(Asset(logos_bucket, key, _logo_svg(name, colour), "image/svg+xml"))
         logo = billing.Logo(
             url=f"{aws_endpoint_url.rstrip('/')}/{logos_bucket}/{key}",
@@ -236,8 +244,9 @@ def demo(
         scenario.entities.append({"entity_id": entity_id, "name": name, "logo_url": logo.url})
 
     for index, row in enumerate(_BILL_GROUPS):
-        (bg_id, account_id, customer, domain, entity_id, currency, contract, frequency,
+        (bg_id, account_id, plain_customer, domain, entity_id, currency, contract, frequency,
          auto_pay, invoice_currencies, default_kind) = row  # fmt: skip
+        customer = f"{label} {plain_customer}".strip()
         short = bg_id.removeprefix("bg_")
         methods = [
             billing.PaymentMethodState(
@@ -350,6 +359,7 @@ def demo(
                 currency=inv_currency,
                 documents_bucket=documents_bucket,
                 prefix=short[:3].upper(),
+                tenant_id=tenant_id,
             )
             scenario.assets.append(asset)
             if status == billing.InvoiceStatus.DRAFT:
@@ -372,7 +382,7 @@ def demo(
                 )
         scenario.bill_groups.append(
             BillGroupInfo(
-                tenant_id=TENANT,
+                tenant_id=tenant_id,
                 bill_group_id=bg_id,
                 account_id=account_id,
                 name=bill_group.name,
@@ -408,6 +418,7 @@ def new_invoice(
         currency=currency,
         documents_bucket=documents_bucket,
         prefix="NEW",
+        tenant_id=tenant_id,
     )
     event = event_for(
         state, tenant_id=tenant_id, aggregate_id=state.invoice_id, version=1, seq=100_000 + seq
