@@ -2,7 +2,8 @@
 (`upgrade.py`, once, before the first replica starts); `api-key create|revoke|list` manage
 admin API keys;
 `staff-secret create` and `staff-link` are the staff console's (issue 9,
-see staff_links/cli.py)."""
+see staff_links/cli.py); `backup` and `restore` dump and restore the access database
+(backup/cli.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from portal_access.api_keys.repository import ApiKeyRepository
 from portal_access.api_keys.service import CallerService
+from portal_access.backup import cli as backup_cli
 from portal_access.db import Mongo, mongo_client
 from portal_access.settings import Settings
 from portal_access.staff_links import cli as staff_cli
@@ -90,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     listing = actions.add_parser("list", help="list a tenant's keys (never the keys themselves)")
     listing.add_argument("--tenant", required=True)
     staff_cli.add_commands(commands)
+    backup_cli.add_commands(commands)
     args = parser.parse_args(argv)
     settings = Settings()
     if args.command == "run":
@@ -101,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_upgrade(settings))
     if args.command in staff_cli.COMMANDS:
         return staff_cli.run(args, settings)
+    if args.command in backup_cli.COMMANDS:
+        return backup_cli.run(args, settings)
     return _api_key(args, settings)
 
 
