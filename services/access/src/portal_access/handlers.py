@@ -1,13 +1,18 @@
 """The Kafka edge of the service: the `billing.bill-groups` projection consumer.
 
-Thin: decode, check the type, hand the state to `PortalService.apply_bill_group` under the
-kit's one consumer policy (manual ack after the write; an outage of our own dependencies holds
-the partition; a message that keeps failing while they are healthy is dead-lettered).
+Thin: polls batches, decodes them (an invalid record is dead-lettered at once), and hands the
+newest state of each bill group to `PortalService.apply_bill_group` under the kit's one
+consumer policy. The batch is committed once, after every record is durable or dead-lettered
+(a commit per record bounded a replay to a few dozen bill groups a second); an outage of our
+own dependencies holds the partition; a batch that keeps failing while they are healthy is
+retried record by record, so only the culprit is dead-lettered.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Any
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -18,6 +23,7 @@ from portal_access.portals.service import PortalService
 from portal_access.settings import Settings
 from portal_contracts.billing import BillGroupState
 from portal_contracts.codec import ContractError, decode
+from portal_contracts.envelope import Envelope
 from portal_contracts.registry import EventType
 from portal_contracts.topics import ConsumerGroup, Topic, dead_letter_topic
 from portal_kit.consumer import ConsumerPolicy, HealthProbe, Outcome
@@ -26,6 +32,29 @@ from portal_kit.deadletter import KafkaDeadLetter, SourceRecord
 log = logging.getLogger(__name__)
 
 PROJECTED = Counter("access_bill_groups_projected_total", "Bill group states", ["outcome"])
+
+# Records per poll, and how long a poll waits for more once one has arrived.
+BATCH_MAX_RECORDS = 500
+BATCH_TIMEOUT_MS = 100
+# What no retry can fix: dead-lettered at once.
+INVALID: tuple[type[Exception], ...] = (ContractError, ValueError)
+
+
+@dataclass(frozen=True)
+class _State:
+    record: SourceRecord
+    tenant_id: str
+    version: int
+    state: BillGroupState
+
+
+def _state_of(record: SourceRecord) -> _State:
+    event: Envelope[Any] = decode(record.value)
+    if event.type != EventType.BILL_GROUP_STATE:
+        raise ContractError(f"unexpected event type {event.type!r} on this topic")
+    if event.aggregate_version is None:
+        raise ValueError("bill_group.state without aggregate_version")
+    return _State(record, event.tenant_id, event.aggregate_version, event.payload)
 
 
 def consumer_policy(
@@ -39,7 +68,7 @@ def consumer_policy(
             group=ConsumerGroup.ACCESS.value,
         ),
         healthy=healthy,
-        invalid=(ContractError, ValueError),
+        invalid=INVALID,
     )
 
 
@@ -50,25 +79,36 @@ def register(
         settings.topic(Topic.BILL_GROUPS),
         group_id=settings.topic_prefix + ConsumerGroup.ACCESS,
         auto_offset_reset="earliest",
-        # Success commits; anything escaping the policy rewinds the partition instead of
-        # letting a later commit skip this message.
+        batch=True,
+        max_records=BATCH_MAX_RECORDS,
+        batch_timeout_ms=BATCH_TIMEOUT_MS,
+        # Success commits the batch; anything escaping the policy rewinds each partition to
+        # the batch's first record instead of letting a later commit skip it.
         ack_policy=AckPolicy.NACK_ON_ERROR,
     )
-    async def on_bill_group(message: KafkaMessage) -> None:
-        record = SourceRecord.of(message.raw_message)
+    async def on_bill_groups(message: KafkaMessage) -> None:
+        raw = message.raw_message
+        records = [SourceRecord.of(r) for r in (raw if isinstance(raw, tuple) else (raw,))]
+        states: list[_State] = []
+        for record in records:
+            try:
+                states.append(_state_of(record))
+            except INVALID as exc:
+                await policy.dead_letter(record, exc)
+                PROJECTED.labels("dead_lettered").inc()
 
-        async def apply() -> None:
-            event = decode(record.value)
-            if event.type != EventType.BILL_GROUP_STATE:
-                raise ContractError(f"unexpected event type {event.type!r} on this topic")
-            if event.aggregate_version is None:
-                raise ValueError("bill_group.state without aggregate_version")
-            state: BillGroupState = event.payload
-            applied = await portals.apply_bill_group(
-                event.tenant_id, event.aggregate_version, state
-            )
+        async def apply(item: _State) -> None:
+            applied = await portals.apply_bill_group(item.tenant_id, item.version, item.state)
             PROJECTED.labels("applied" if applied else "stale").inc()
 
-        outcome = await policy.handle(record, apply)
-        if outcome is Outcome.DEAD_LETTERED:
-            PROJECTED.labels("dead_lettered").inc()
+        async def apply_all() -> None:
+            # Version-gated and idempotent: after a partial failure the whole batch is
+            # applied again, and what already landed is skipped as stale.
+            for item in states:
+                await apply(item)
+
+        async def apply_one(index: int) -> None:
+            await apply(states[index])
+
+        outcomes = await policy.handle_batch([s.record for s in states], apply_all, apply_one)
+        PROJECTED.labels("dead_lettered").inc(outcomes.count(Outcome.DEAD_LETTERED))
