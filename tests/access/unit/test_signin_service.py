@@ -24,7 +24,7 @@ from portal_contracts.portal import RuleKind
 from portal_contracts.sealing import SignInSecret
 from portal_kit.errors import NotFoundError
 from portal_kit.sealing import DEV_SEAL_KEY, unseal
-from tests.access.unit.conftest import World
+from tests.access.unit.conftest import STAFF, World
 from tests.access.unit.fakes import T0
 
 
@@ -156,3 +156,20 @@ async def test_bad_requests(world: World) -> None:
         await world.signin.verify(None, "sgn_1", None)
     with pytest.raises(ExpiredOrUsedError):
         await world.signin.verify("x" * 43, None, None)
+
+
+@pytest.mark.parametrize("method", ["link", "code"])
+async def test_a_link_rotation_cancels_pending_challenges(world: World, method: str) -> None:
+    """Issue 14 item 8g: a link mailed before a rotation must not sign anyone in afterwards
+    (the gateway's GET already answers "unknown link"; the POST must agree)."""
+    open_portal(world)
+    accepted = await world.signin.request("key-bg_1", "jane@customer.example", "203.0.113.1")
+    secret = secret_of(world, accepted.pending_id)
+    await world.portals.rotate_link(STAFF, "bg_1")
+    token = secret.link.rsplit("/", 1)[1] if method == "link" else None
+    pending_id, code = (None, None) if token else (accepted.pending_id, secret.code)
+    with pytest.raises(ExpiredOrUsedError):
+        await world.signin.verify(token, pending_id, code)
+    # Refused before it is used: nothing was consumed, no session was opened.
+    assert all(c.consumed_at is None for c in world.challenge_repo.challenges.values())
+    assert world.session_repo.outbox == []

@@ -24,6 +24,9 @@ class Challenge:
     # HMAC of the code keyed by the challenge id; None for decoys and previews.
     code_hash: str | None = None
     rule_id: str | None = None
+    # SHA-256 of the portal key the link was sent for: a rotation (a new key) cancels every
+    # challenge issued before it. None on challenges stored before this field existed.
+    portal_key_hash: str | None = None
     # Set once, by the one verify that wins (an atomic conditional update).
     consumed_at: datetime | None = None
     # Code tries taken so far (an atomic `$inc` below the limit).

@@ -60,6 +60,7 @@ class ChallengeRepository:
                 "decoy": challenge.decoy,
                 "code_hash": challenge.code_hash,
                 "rule_id": challenge.rule_id,
+                "portal_key_hash": challenge.portal_key_hash,
                 "consumed_at": None,
                 "attempts": 0,
                 "has_outbox": bool(events),
@@ -116,6 +117,7 @@ def _challenge(doc: Doc) -> Challenge:
         decoy=bool(doc.get("decoy")),
         code_hash=doc.get("code_hash"),
         rule_id=doc.get("rule_id"),
+        portal_key_hash=doc.get("portal_key_hash"),
         consumed_at=doc.get("consumed_at"),
         attempts=int(doc.get("attempts", 0)),
     )

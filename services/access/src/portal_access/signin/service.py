@@ -128,6 +128,7 @@ class SigninService:
             decoy=rule is None,
             code_hash=None if rule is None else domain.hash_code(challenge_id, code),
             rule_id=None if rule is None else rule.rule_id,
+            portal_key_hash=tokens.hash_secret(portal_key),
         )
         events: list[OutboxEntry] = []
         if rule is not None:
@@ -169,6 +170,7 @@ class SigninService:
                 or challenge.consumed_at is not None
             ):
                 raise ExpiredOrUsedError()
+            await self._check_still_allowed(challenge)
             if not await self._challenges.consume(challenge, now, "link"):
                 raise ExpiredOrUsedError()
             return await self._start_session(challenge, SigninMethod.LINK)
@@ -187,13 +189,13 @@ class SigninService:
             raise TooManyAttemptsError()
         entered = domain.hash_code(pending_id, domain.normalise_code(code))
         if challenge.code_hash is not None and tokens.same_secret(entered, challenge.code_hash):
+            await self._check_still_allowed(challenge)
             if not await self._challenges.consume(challenge, now, "code"):
                 raise ExpiredOrUsedError()
             return await self._start_session(challenge, SigninMethod.CODE)
         raise InvalidCodeError(attempts_left=domain.MAX_CODE_ATTEMPTS - slot)
 
     async def _start_session(self, challenge: Challenge, method: SigninMethod) -> StartedSession:
-        await self._check_still_allowed(challenge)
         completed = SigninCompleted(
             challenge_id=challenge.challenge_id,
             bill_group_id=challenge.bill_group_id,
@@ -216,7 +218,7 @@ class SigninService:
         # change; checking again after the insert closes the gap from this side.
         try:
             await self._check_still_allowed(challenge)
-        except AccessEndedError:
+        except (AccessEndedError, ExpiredOrUsedError):
             await self._sessions.end(started.session, "access_ended")
             raise
         log.info(
@@ -230,11 +232,18 @@ class SigninService:
         return started
 
     async def _check_still_allowed(self, challenge: Challenge) -> None:
+        """Checked before the challenge is used (a refused one stays unused) and again once
+        the session exists (a removal that raced the sign-in)."""
         portal = await self._portals.get(challenge.tenant_id, challenge.bill_group_id)
-        if (
-            portal is None
-            or not portal.usability.usable
-            or not any(r.rule_id == challenge.rule_id for r in portal.access_rules())
+        if portal is None:
+            raise AccessEndedError()
+        # A rotation cancels what was mailed for the old link, whichever way it is used.
+        if challenge.portal_key_hash is not None and not tokens.same_secret(
+            challenge.portal_key_hash, tokens.hash_secret(portal.portal_key)
+        ):
+            raise ExpiredOrUsedError()
+        if not portal.usability.usable or not any(
+            r.rule_id == challenge.rule_id for r in portal.access_rules()
         ):
             raise AccessEndedError()
 
