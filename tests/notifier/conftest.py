@@ -103,7 +103,7 @@ def notifier_settings(stack: StackHandle, isolation: Isolation, **overrides: Any
     values: dict[str, Any] = {
         "kafka_bootstrap": stack.endpoints.kafka_bootstrap,
         "mongodb_uri": stack.endpoints.mongodb_uri,
-        "aws_endpoint_url": stack.endpoints.aws_endpoint_url,
+        "aws_endpoint_url_sesv2": stack.endpoints.aws_endpoint_url,
         "aws_region": AWS_REGION,
         "topic_prefix": isolation.topic_prefix,
         "mongodb_database": isolation.database("notifier"),

@@ -199,7 +199,7 @@ async def test_kill_9_while_ses_call_hangs_then_restart_takes_over_the_lease(
             stack,
             isolation,
             tmp_path,
-            AWS_ENDPOINT_URL=endpoint,
+            AWS_ENDPOINT_URL_SESV2=endpoint,
             LEASE_SECONDS="4",
             RECOVERY_SECONDS="1",
             SES_CONNECT_TIMEOUT_SECONDS="1",

@@ -183,7 +183,7 @@ async def test_transient_ses_faults_back_off_without_blocking_other_emails(
     fast = f"{isolation.token}.fast@globex.example"
     proxy, endpoint = fault_proxy(3, status, error_type, only_to=slow)
     settings = notifier_settings(
-        stack, isolation, aws_endpoint_url=endpoint, retry_base_seconds=0.5, retry_cap_seconds=2
+        stack, isolation, aws_endpoint_url_sesv2=endpoint, retry_base_seconds=0.5, retry_cap_seconds=2
     )
     first = signin_event(slow)
     second = signin_event(fast)
@@ -301,7 +301,7 @@ async def test_retries_are_bounded_then_reported(
     recipient = f"{isolation.token}@globex.example"
     proxy, endpoint = fault_proxy(1000)
     settings = notifier_settings(
-        stack, isolation, aws_endpoint_url=endpoint, retry_base_seconds=0.1, retry_max_attempts=3
+        stack, isolation, aws_endpoint_url_sesv2=endpoint, retry_base_seconds=0.1, retry_max_attempts=3
     )
     signin = signin_event(recipient)
     async with running_notifier(settings), producer(stack) as broker:

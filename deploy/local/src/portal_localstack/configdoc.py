@@ -63,7 +63,10 @@ SHARED_MEANINGS = {
     "links are built on it.",
     "access_url": "Base URL of the access service's internal API.",
     "billing_view_url": "Base URL of billing-view's internal API.",
-    "aws_endpoint_url": "AWS endpoint override (moto locally); empty in production.",
+    "aws_endpoint_url_s3": "S3 endpoint override (moto locally); unset in production. Never "
+    "the generic `AWS_ENDPOINT_URL`, which would also redirect workload identity's STS call.",
+    "aws_endpoint_url_sesv2": "SES endpoint override (moto locally; the gateway's dev mailbox "
+    "reads it there); unset in production.",
     "aws_region": "AWS region of SES and S3.",
     "csrf_secret": "Secret of the CSRF tokens on every form and mutating API call.",
     "dev_mailbox_enabled": "Serve `/dev/mailbox` (emails moto received); refused in production.",
@@ -131,7 +134,9 @@ def render() -> str:
                 or SHARED_MEANINGS.get(name, "")
             )
             meaning = meaning.replace("|", "\\|")
-            parts.append(f"| `{name.upper()}` | {_default(name, info)} | {meaning} |")
+            alias = info.validation_alias
+            variable = alias if isinstance(alias, str) else name.upper()
+            parts.append(f"| `{variable}` | {_default(name, info)} | {meaning} |")
     parts.append(END)
     return "\n".join(parts)
 

@@ -230,7 +230,12 @@ class DevPortal:
             "bill_groups": links,
             "staff_links": staff,
             "seeded": seeded,
-            "endpoints": self.stack.endpoints.as_env(),
+            # moto's address also under its old key, for the suites and benches that read the
+            # mailbox from ready.json; the services get only the per-service variables.
+            "endpoints": {
+                **self.stack.endpoints.as_env(),
+                "AWS_ENDPOINT_URL": self.stack.endpoints.aws_endpoint_url,
+            },
             "service_ports": self.ports.__dict__,
             "internal_api_token": self.secrets.internal_api_token,
             "seal_key": self.secrets.seal_key,

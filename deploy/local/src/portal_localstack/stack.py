@@ -26,10 +26,14 @@ class Endpoints:
     aws_endpoint_url: str
 
     def as_env(self) -> dict[str, str]:
+        """What a process needs to reach these servers. moto serves S3 and SES, each set by
+        botocore's per-service variable: the generic AWS_ENDPOINT_URL would also redirect
+        STS, which production's workload identity needs, so nothing here relies on it."""
         return {
             "KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "MONGODB_URI": self.mongodb_uri,
-            "AWS_ENDPOINT_URL": self.aws_endpoint_url,
+            "AWS_ENDPOINT_URL_S3": self.aws_endpoint_url,
+            "AWS_ENDPOINT_URL_SESV2": self.aws_endpoint_url,
         }
 
 

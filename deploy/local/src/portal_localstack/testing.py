@@ -1,7 +1,8 @@
 """Pytest fixtures that give integration tests real servers, started once per session.
 
 Selection, in order:
-- `KAFKA_BOOTSTRAP`, `MONGODB_URI` and `AWS_ENDPOINT_URL` all set: use those external servers;
+- `KAFKA_BOOTSTRAP`, `MONGODB_URI` and `AWS_ENDPOINT_URL_S3` (moto, which also serves SES) all
+  set: use those external servers;
 - `PORTAL_TEST_BACKEND=testcontainers` and a Docker engine answering: Kafka and MongoDB in
   containers (moto still runs as a local process);
 - otherwise the local stack (Kafka, mongo-java-server in memory, moto processes) on fresh
@@ -81,7 +82,9 @@ def _testcontainers(stack: ExitStack) -> StackHandle:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackHandle]:
-    external = [os.environ.get(k) for k in ("KAFKA_BOOTSTRAP", "MONGODB_URI", "AWS_ENDPOINT_URL")]
+    external = [
+        os.environ.get(k) for k in ("KAFKA_BOOTSTRAP", "MONGODB_URI", "AWS_ENDPOINT_URL_S3")
+    ]
     with ExitStack() as cleanup:
         if all(external):
             handle = StackHandle(Endpoints(*external), kind="external")  # type: ignore[arg-type]

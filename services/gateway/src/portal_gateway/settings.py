@@ -29,7 +29,11 @@ class Settings(CommonSettings):
     # How long the gateway waits for billing-view to show a just-published change before
     # answering "saved, waiting for confirmation" anyway.
     change_visible_wait_seconds: float = 3.0
-    aws_endpoint_url: str | None = "http://127.0.0.1:5055"
+    # S3 endpoint override (moto locally), botocore's per-service name; unset in production.
+    # Never the generic AWS_ENDPOINT_URL: botocore would send workload identity's STS call there.
+    aws_endpoint_url_s3: str | None = None
+    # The local SES (moto) whose accepted emails `/dev/mailbox` lists; unset in production.
+    aws_endpoint_url_sesv2: str | None = None
     aws_region: str = "eu-west-1"
     dev_mailbox_enabled: bool = False
     default_locale: str = "en_US"

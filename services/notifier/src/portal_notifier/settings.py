@@ -24,7 +24,9 @@ class Settings(CommonSettings):
     # Newest first; every key opens, so access can rotate without a flag day.
     seal_keys: str = DEV_SEAL_KEY
 
-    aws_endpoint_url: str | None = None
+    # SES endpoint override (moto locally), botocore's per-service name; unset in production.
+    # Never the generic AWS_ENDPOINT_URL: botocore would send workload identity's STS call there.
+    aws_endpoint_url_sesv2: str | None = None
     aws_region: str = "eu-west-1"
     ses_sender: str = "portal@portal.example.com"
     ses_configuration_set: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from portal_contracts.topics import ConsumerGroup
@@ -9,9 +10,13 @@ from portal_kit.settings import CommonSettings
 
 
 class Settings(CommonSettings):
-    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", validate_by_name=True)
 
-    aws_endpoint_url: str = "http://127.0.0.1:5055"
+    # moto's S3, where it uploads invoice PDFs and logos: botocore's per-service variable, as
+    # the services read it (the local stack sets no generic AWS_ENDPOINT_URL).
+    aws_endpoint_url: str = Field(
+        default="http://127.0.0.1:5055", validation_alias="AWS_ENDPOINT_URL_S3"
+    )
     aws_region: str = "eu-west-1"
     documents_bucket: str = "invoice-documents"
     logos_bucket: str = "brand-assets"

@@ -20,7 +20,7 @@ class DocumentStore:
     def __init__(self, settings: Settings) -> None:
         self.s3: Any = boto3.client(
             "s3",
-            endpoint_url=settings.aws_endpoint_url,
+            endpoint_url=settings.aws_endpoint_url_s3,
             region_name=settings.aws_region,
             config=Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 2}),
         )

@@ -18,7 +18,7 @@ from portal_gateway.web import page
 async def dev_mailbox(
     request: Request[Any, Any, Any], settings: NamedDependency[Settings]
 ) -> Template:
-    endpoint = settings.aws_endpoint_url
+    endpoint = settings.aws_endpoint_url_sesv2
     if not endpoint:
         return page(request, settings, "mailbox.html", view=MailboxPage([], None))
     async with httpx.AsyncClient(timeout=5) as client:

@@ -31,7 +31,7 @@ class SesClient:
             max_pool_connections=settings.send_concurrency,
         )
         self._client: SESV2Client = boto3.client(
-            "sesv2", endpoint_url=settings.aws_endpoint_url, config=config
+            "sesv2", endpoint_url=settings.aws_endpoint_url_sesv2, config=config
         )
         self._configuration_set = settings.ses_configuration_set
         # boto3 blocks: its own threads, as many as sends may be in flight (SEND_CONCURRENCY).
