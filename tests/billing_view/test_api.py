@@ -4,7 +4,9 @@ Cross-bill-group and cross-tenant ids answer 404; a page is one request, and eve
 reads a handful of documents by `_id` only (captured with PyMongo's command monitoring).
 """
 
+import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import date
 from typing import Any
 from urllib.parse import quote
@@ -14,10 +16,12 @@ from litestar.testing import AsyncTestClient
 from pymongo import AsyncMongoClient, monitoring
 
 from billing_simulator import scenario
+from billing_view import db
 from billing_view.app import create_app
 from billing_view.settings import Settings
 from portal_contracts import billing, portal
 from portal_contracts.codec import make_event
+from portal_contracts.numbers import INT64_MAX
 from portal_localstack.testing import Isolation, StackHandle
 from tests.billing_view.support import projector, records
 
@@ -336,9 +340,11 @@ async def test_a_page_answers_everything_it_shows_in_one_response(
 async def test_every_contract_valid_id_and_version_is_storable_and_served(
     client: AsyncTestClient[Any], mongo: AsyncMongoClient[dict[str, Any]], database: str
 ) -> None:
-    """Ids with '.', '$', ':', '|', '%' and versions past 64 bits: stored, gated, served."""
+    """Ids with '.', '$', ':', '|', '%' and the largest versions and amounts the contract
+    allows (int64): stored, gated, served. A version past 64 bits is contract-invalid: parked
+    at once, and the record behind it is applied."""
     tenant, bg, entity = "t.$:|%1", "$bg.1:|x", "ent.$"
-    huge = 10**30
+    top = INT64_MAX
     globex = next(e for e in DEMO.events if e.aggregate_id == "bg_globex").payload
     state = globex.model_copy(update={"bill_group_id": bg, "entity_id": entity})
     invoice = next(e for e in DEMO.events if e.aggregate_id == "inv_globex_0024").payload
@@ -347,16 +353,17 @@ async def test_every_contract_valid_id_and_version_is_storable_and_served(
             "bill_group_id": bg,
             "invoice_id": "inv.$1:|",
             "status": billing.InvoiceStatus.OPEN,
-            "amount_due_minor": 2**70,
+            "amount_due_minor": top,
         }
     )
+    marker = billing.EntityState(entity_id="ent.marker", name="Behind the invalid one")
     events = [
-        make_event(state, tenant_id=tenant, aggregate_id=bg, aggregate_version=huge),
+        make_event(state, tenant_id=tenant, aggregate_id=bg, aggregate_version=top),
         make_event(
             state.model_copy(update={"name": "older"}),
             tenant_id=tenant,
             aggregate_id=bg,
-            aggregate_version=huge - 1,
+            aggregate_version=top - 1,
         ),
         make_event(
             billing.EntityState(entity_id=entity, name="Dotted"),
@@ -365,20 +372,31 @@ async def test_every_contract_valid_id_and_version_is_storable_and_served(
             aggregate_version=0,
         ),
         make_event(
-            invoice, tenant_id=tenant, aggregate_id=invoice.invoice_id, aggregate_version=huge
+            invoice, tenant_id=tenant, aggregate_id=invoice.invoice_id, aggregate_version=top
         ),
+        make_event(marker, tenant_id=tenant, aggregate_id=marker.entity_id, aggregate_version=1),
     ]
+    batch = records(events)
+    past_64_bits = json.loads(batch[0].value)
+    past_64_bits["aggregate_version"] = 2**64
+    invalid = replace(batch[0], offset=len(batch), value=json.dumps(past_64_bits).encode())
     apply, parked = projector(mongo[database])
-    await apply.handle_batch(records(events))
-    assert not parked
+    await apply.handle_batch([*batch[:-1], invalid, batch[-1]])
+    assert [(record, type(error).__name__) for record, error in parked] == [
+        (invalid, "ContractError")
+    ]
     base = f"/internal/v1/tenants/{quote(tenant, safe='')}/bill-groups/{quote(bg, safe='')}"
     page = (await client.get(f"{base}/pages/overview", headers=AUTH)).json()
     assert page["overview"]["bill_group"]["name"] == globex.name  # the newest version won
     assert page["branding"]["entity"]["name"] == "Dotted"
-    assert page["overview"]["summary"]["outstanding"][0]["amount_minor"] == 2**70
+    assert page["overview"]["summary"]["outstanding"][0]["amount_minor"] == top
     one = await client.get(f"{base}/invoices/{quote(invoice.invoice_id, safe='')}", headers=AUTH)
     assert one.status_code == 200, one.text
-    assert one.json()["amount_due_minor"] == 2**70
+    assert one.json()["amount_due_minor"] == top
+    stored = await mongo[database][db.READ_MODEL].find_one(
+        {"_id": db.entity_id(tenant, marker.entity_id)}
+    )
+    assert stored is not None
 
 
 async def test_projection_writes_select_by_id_only(stack: StackHandle, database: str) -> None:

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from portal_contracts.billing import InvoiceState
 from portal_contracts.codec import ContractError, decode, encode, make_event
 from portal_contracts.examples import EXAMPLES
-from portal_contracts.registry import all_specs
+from portal_contracts.registry import EventType, all_specs
+from portal_contracts.schemas import file_name, schema_of
 
 
 def _envelope(event_type: str, version: int, payload: dict[str, object]) -> dict[str, object]:
@@ -65,3 +66,65 @@ def test_make_event_round_trips_any_amount_and_version(amount: int, version: int
     assert decoded.payload == invoice
     assert decoded.aggregate_version == version
     assert decoded.occurred_at.utcoffset() is not None
+
+
+@pytest.mark.parametrize(("version", "valid"), [(2**63 - 1, True), (2**63, False), (2**64, False)])
+def test_aggregate_versions_are_bounded_to_what_mongodb_stores(version: int, valid: bool) -> None:
+    body = {**_envelope("bill_group.state", 1, EXAMPLES[(EventType.BILL_GROUP_STATE, 1)])}
+    body["aggregate_version"] = version
+    if valid:
+        assert decode(json.dumps(body)).aggregate_version == version
+    else:
+        with pytest.raises(ContractError, match="aggregate_version"):
+            decode(json.dumps(body))
+
+
+@pytest.mark.parametrize(
+    ("instant", "valid"),
+    [
+        ("9999-12-31T23:59:59.999999Z", True),
+        ("0001-01-01T00:00:00Z", True),
+        ("9999-12-31T23:00:00+05:00", True),
+        # Valid RFC 3339, but year 10000 and year 0 in UTC: no datetime or BSON date holds them.
+        ("9999-12-31T23:00:00-05:00", False),
+        ("0001-01-01T00:00:00+05:00", False),
+    ],
+)
+def test_instants_are_bounded_to_what_a_consumer_can_store(instant: str, valid: bool) -> None:
+    payload = {**EXAMPLES[(EventType.SIGNIN_REQUESTED, 1)], "expires_at": instant}
+    for body in (
+        {**_envelope("signin.requested", 1, payload)},
+        {
+            **_envelope("bill_group.state", 1, EXAMPLES[(EventType.BILL_GROUP_STATE, 1)]),
+            "occurred_at": instant,
+        },
+    ):
+        if valid:
+            decode(json.dumps(body))
+        else:
+            with pytest.raises(ContractError, match="outside 0001-01-01"):
+                decode(json.dumps(body))
+
+
+def test_every_integer_and_instant_of_every_schema_is_bounded() -> None:
+    unbounded: list[str] = []
+
+    def walk(node: object, where: str) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "integer" and not (
+                "maximum" in node and ("minimum" in node or "exclusiveMinimum" in node)
+            ):
+                unbounded.append(where)
+            if node.get("format") == "date-time" and not (
+                "formatMinimum" in node and "formatMaximum" in node
+            ):
+                unbounded.append(where)
+            for key, value in node.items():
+                walk(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{where}/{index}")
+
+    for spec in all_specs():
+        walk(schema_of(spec), file_name(spec))
+    assert unbounded == []

@@ -1,9 +1,11 @@
 """The one subscriber's batch handling on the kit's ConsumerPolicy, with in-memory fakes:
-invalid → dead-lettered at once; outage → held, never dead-lettered; a contract-valid event
-that cannot be stored → bounded retries, dead-lettered, and the partition moves on."""
+invalid (an out-of-range version included) → dead-lettered at once; outage → held, never
+dead-lettered; a contract-valid event the store keeps refusing → bounded retries,
+dead-lettered, and the partition moves on."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,20 +148,46 @@ async def test_an_invalid_message_is_dead_lettered_at_once() -> None:
     assert c.slept == []
 
 
-async def test_an_unstorable_state_event_is_dead_lettered_after_bounded_retries() -> None:
-    """aggregate_version 2**64 is contract-valid, but MongoDB's driver refuses it
-    (OverflowError) every time: retried a bounded number of times while MongoDB is healthy,
-    then dead-lettered, and the records behind it on the partition are applied."""
+async def test_a_version_past_64_bits_is_contract_invalid_and_dead_lettered_at_once() -> None:
+    """aggregate_version 2**64 is outside the contract (int64, what MongoDB stores): parked
+    at decode, never attempted or retried, and the records behind it are applied."""
     c = consumer()
     retried = held("portal_consumer_retried_total")
-    poison = c.record("billing.bill-groups", encode(bill_group(2**64)))
+    body = json.loads(encode(bill_group(5)))
+    body["aggregate_version"] = 2**64
+    poison = c.record("billing.bill-groups", json.dumps(body).encode())
     signin = signin_event("jane@globex.example")
     await c.handle(
         poison,
         c.record("billing.entities", encode(entity(3))),
         c.record("portal.signin", encode(signin.event)),
     )
-    assert c.parked.parked == [(poison, "OverflowError", 4)]
+    assert c.parked.parked == [(poison, "ContractError", 1)]
+    assert held("portal_consumer_retried_total") == retried
+    assert c.slept == []
+    assert ("tenant_a", "ent_1") in c.branding.entities_held
+    assert ("tenant_a", "bg_1") not in c.branding.bill_groups_held
+    [delivery] = c.deliveries.deliveries.values()
+    assert delivery.state is DeliveryState.SENT
+
+
+async def test_a_state_event_the_store_keeps_refusing_is_dead_lettered_after_bounded_retries() -> (
+    None
+):
+    """A contract-valid event the database refuses every time while it is healthy: retried a
+    bounded number of times, then dead-lettered, and the records behind it are applied."""
+    c = consumer()
+    retried = held("portal_consumer_retried_total")
+    # The batch's one bulk attempt, then the record's own four.
+    c.branding.failures.extend([ValueError("refused by the database")] * 5)
+    poison = c.record("billing.bill-groups", encode(bill_group(5)))
+    signin = signin_event("jane@globex.example")
+    await c.handle(
+        poison,
+        c.record("billing.entities", encode(entity(3))),
+        c.record("portal.signin", encode(signin.event)),
+    )
+    assert c.parked.parked == [(poison, "ValueError", 4)]
     assert held("portal_consumer_retried_total") - retried == 3
     assert ("tenant_a", "ent_1") in c.branding.entities_held
     [delivery] = c.deliveries.deliveries.values()

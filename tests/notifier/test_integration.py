@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from portal_contracts.codec import decode, make_event
+from portal_contracts.codec import decode, encode
 from portal_contracts.envelope import Envelope
 from portal_contracts.topics import Topic
 from portal_localstack.aws import SENDER_DOMAIN
@@ -183,7 +183,11 @@ async def test_transient_ses_faults_back_off_without_blocking_other_emails(
     fast = f"{isolation.token}.fast@globex.example"
     proxy, endpoint = fault_proxy(3, status, error_type, only_to=slow)
     settings = notifier_settings(
-        stack, isolation, aws_endpoint_url_sesv2=endpoint, retry_base_seconds=0.5, retry_cap_seconds=2
+        stack,
+        isolation,
+        aws_endpoint_url_sesv2=endpoint,
+        retry_base_seconds=0.5,
+        retry_cap_seconds=2,
     )
     first = signin_event(slow)
     second = signin_event(fast)
@@ -301,7 +305,11 @@ async def test_retries_are_bounded_then_reported(
     recipient = f"{isolation.token}@globex.example"
     proxy, endpoint = fault_proxy(1000)
     settings = notifier_settings(
-        stack, isolation, aws_endpoint_url_sesv2=endpoint, retry_base_seconds=0.1, retry_max_attempts=3
+        stack,
+        isolation,
+        aws_endpoint_url_sesv2=endpoint,
+        retry_base_seconds=0.1,
+        retry_max_attempts=3,
     )
     signin = signin_event(recipient)
     async with running_notifier(settings), producer(stack) as broker:
@@ -314,30 +322,30 @@ async def test_retries_are_bounded_then_reported(
     assert emails_to(stack, recipient) == []
 
 
-async def test_a_state_event_mongodb_cannot_store_is_dead_lettered_and_the_partition_moves_on(
+async def test_a_version_past_64_bits_is_dead_lettered_at_once_and_the_partition_moves_on(
     stack: StackHandle, isolation: Isolation, topics: list[str], mongo: Mongo
 ) -> None:
-    """aggregate_version 2**64 is contract-valid, but the MongoDB driver refuses it
-    (OverflowError) on every try. MongoDB is healthy, so after the policy's bounded retries
-    it is dead-lettered, and the events behind it on the same partition are applied."""
+    """aggregate_version 2**64 is outside the contract (int64: what MongoDB stores), so it is
+    parked at decode, without a single write attempt, and the events behind it on the same
+    partition are applied (issue 14: it was retried while the partition waited)."""
     recipient = f"{isolation.token}@globex.example"
     settings = notifier_settings(stack, isolation)
     [(_, entity), (_, group)] = branding_events()
-    poison = make_event(
-        group.payload, tenant_id="tenant_a", aggregate_id="bg_1", aggregate_version=2**64
-    )
+    body = json.loads(encode(group))
+    body["aggregate_version"] = 2**64
+    poison = json.dumps(body).encode()
     source_topic = isolation.topic_prefix + Topic.BILL_GROUPS
     dead_lettered = f'portal_dead_lettered_total{{group="notifier",topic="{source_topic}"}}'
     bill_groups = mongo[isolation.database("notifier")]["bill_groups"]
     async with running_notifier(settings) as client, producer(stack) as broker:
         before = metric_value((await client.get("/metrics")).text, dead_lettered)
         # Same key (the bill group id), so the same partition: the good state is behind it.
-        await publish(broker, isolation, Topic.BILL_GROUPS, poison)
+        await broker.publish(poison, source_topic, key=b"bg_1")
         await publish(broker, isolation, Topic.BILL_GROUPS, group)
         await publish(broker, isolation, Topic.ENTITIES, entity)
 
         async def projected() -> bool:
-            doc = await bill_groups.find_one({"bill_group_id": "bg_1"})
+            doc = await bill_groups.find_one({"_id": tenant_key("tenant_a", "bg_1")})
             return doc is not None and doc["version"] == 5
 
         await eventually(projected, 60, "the bill group behind the poison message")
@@ -346,10 +354,11 @@ async def test_a_state_event_mongodb_cannot_store_is_dead_lettered_and_the_parti
         await publish(broker, isolation, Topic.PORTAL_SIGNIN, signin.event)
         [message] = await wait_for_emails(stack, recipient)
         after = metric_value((await client.get("/metrics")).text, dead_lettered)
-    assert decode(dead.value).aggregate_version == 2**64
+    assert dead.value == poison
     headers = {k: v.decode() for k, v in dead.headers}
-    assert headers["dlq.error.type"] == "OverflowError"
-    assert headers["dlq.attempts"] == "4"
+    assert headers["dlq.error.type"] == "ContractError"
+    assert "aggregate_version" in headers["dlq.error.message"]
+    assert headers["dlq.attempts"] == "1"
     assert headers["dlq.source.topic"] == source_topic
     assert dead.key == b"bg_1"
     assert after - before == 1

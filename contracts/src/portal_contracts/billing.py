@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from portal_contracts.envelope import Identifier
 from portal_contracts.money import CurrencyCode
+from portal_contracts.numbers import Count, Int64
 
 ShortText = Annotated[str, StringConstraints(max_length=200)]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
@@ -106,8 +107,8 @@ class BillingPeriod(StrEnum):
 
 class SubscriptionItem(_Model):
     product_name: ShortText
-    quantity: int = Field(ge=0)
-    unit_price_minor: int
+    quantity: Count
+    unit_price_minor: Int64
     currency: CurrencyCode
     period: BillingPeriod
 
@@ -132,9 +133,9 @@ class InvoiceStatus(StrEnum):
 
 class InvoiceLine(_Model):
     description: ShortText
-    quantity: int = Field(ge=0)
-    unit_amount_minor: int
-    amount_minor: int
+    quantity: Count
+    unit_amount_minor: Int64
+    amount_minor: Int64
 
 
 class DocumentRef(_Model):
@@ -144,7 +145,7 @@ class DocumentRef(_Model):
     key: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
     content_type: ShortText = "application/pdf"
     filename: ShortText
-    size_bytes: int | None = Field(default=None, ge=0)
+    size_bytes: Count | None = None
 
 
 class InvoiceState(_Model):
@@ -155,11 +156,11 @@ class InvoiceState(_Model):
     issue_date: date
     due_date: date
     currency: CurrencyCode
-    subtotal_minor: int
-    tax_minor: int
-    total_minor: int
-    amount_due_minor: int
-    amount_paid_minor: int
+    subtotal_minor: Int64
+    tax_minor: Int64
+    total_minor: Int64
+    amount_due_minor: Int64
+    amount_paid_minor: Int64
     lines: tuple[InvoiceLine, ...] = ()
     document: DocumentRef | None = None
 

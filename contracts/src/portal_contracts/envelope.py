@@ -6,7 +6,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Generic, TypeVar, cast
 from uuid import UUID, uuid4
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from portal_contracts.numbers import INT64_MAX
+from portal_contracts.timestamps import Instant
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -18,13 +21,14 @@ class Envelope(BaseModel, Generic[P]):
 
     event_id: UUID = Field(description="Unique per event; consumers deduplicate on it.")
     type: str = Field(description="Event type, e.g. `invoice.state`.")
-    schema_version: int = Field(ge=1, description="Version of the payload schema.")
-    occurred_at: AwareDatetime = Field(description="When the fact happened, UTC.")
+    schema_version: int = Field(ge=1, le=INT64_MAX, description="Version of the payload schema.")
+    occurred_at: Instant = Field(description="When the fact happened, UTC.")
     tenant_id: Identifier
     aggregate_id: Identifier = Field(description="The aggregate the event is about.")
     aggregate_version: int | None = Field(
         default=None,
         ge=0,
+        le=INT64_MAX,
         description="Monotonic per aggregate for upstream state events; absent otherwise.",
     )
     correlation_id: str | None = Field(default=None, max_length=128)

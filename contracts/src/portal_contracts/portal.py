@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from portal_contracts.billing import (
     BillingProfile,
@@ -15,6 +14,8 @@ from portal_contracts.billing import (
     ShortText,
 )
 from portal_contracts.envelope import Identifier
+from portal_contracts.numbers import Count
+from portal_contracts.timestamps import Instant
 
 Email = Annotated[
     str, StringConstraints(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
@@ -54,7 +55,7 @@ class AccessRevoked(_Model):
     kind: RuleKind
     value: ShortText
     actor: ShortText
-    sessions_ended: int = Field(ge=0)
+    sessions_ended: Count
 
 
 class PortalLinkRotated(_Model):
@@ -73,7 +74,7 @@ class SigninRequested(_Model):
     bill_group_id: Identifier
     entity_id: Identifier | None = None
     email: Email
-    expires_at: AwareDatetime
+    expires_at: Instant
     sealed: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
     locale: ShortText = "en"
 
@@ -140,4 +141,4 @@ class NotificationFailed(_Model):
     bill_group_id: Identifier
     kind: ShortText = "signin_email"
     reason: ShortText
-    failed_at: datetime
+    failed_at: Instant
