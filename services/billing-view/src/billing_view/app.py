@@ -20,9 +20,9 @@ from litestar.handlers import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from pymongo.asynchronous.database import AsyncDatabase
 
-from billing_view.changes.repository import ChangeRepository
+from billing_view.changes.repository import ChangeKeyRepository, ChangeRepository
 from billing_view.changes.routes import ChangesController
-from billing_view.changes.service import ChangeService
+from billing_view.changes.service import ChangeKeyService, ChangeService
 from billing_view.db import Doc, client_for
 from billing_view.errors import UnauthorizedError
 from billing_view.projection.handlers import build_broker, dead_letter, subscribe
@@ -75,6 +75,7 @@ def create_app(
     client = client_for(settings)
     db = client[settings.mongodb_database]
     changes = change_service(db)
+    change_keys = ChangeKeyService(ChangeKeyRepository(db))
     queries = QueryService(QueryRepository(db), today)
     broker = build_broker(settings)
     policy = consumer_policy(
@@ -108,6 +109,7 @@ def create_app(
         dependencies={
             "queries": Provide(lambda: queries, sync_to_thread=False),
             "changes": Provide(lambda: changes, sync_to_thread=False),
+            "change_keys": Provide(lambda: change_keys, sync_to_thread=False),
         },
         exception_handlers=json_error_handlers(),
         lifespan=[lifespan],

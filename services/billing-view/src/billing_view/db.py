@@ -35,6 +35,9 @@ Client = AsyncMongoClient[Doc]
 
 READ_MODEL = "read_model"
 COLLECTIONS = (READ_MODEL,)
+# Not derived from the topics (a rebuild never has them): the idempotency keys of customer
+# changes, `_id` = `change_key_id(...)`, read by `_id` alone like the read model.
+CHANGE_KEYS = "change_keys"
 
 # Characters that may not appear raw in a key component or a field name: the key separator,
 # MongoDB's path separator and operator prefix, NUL, and the escape character itself.
@@ -63,6 +66,10 @@ def version_key(version: int) -> str:
 
 def view_id(tenant_id: str, bill_group_id: str) -> str:
     return f"{escape(tenant_id)}|b|{escape(bill_group_id)}"
+
+
+def change_key_id(tenant_id: str, bill_group_id: str, key: str) -> str:
+    return f"{view_id(tenant_id, bill_group_id)}|k|{escape(key)}"
 
 
 def invoice_id(tenant_id: str, bill_group_id: str, invoice: str) -> str:

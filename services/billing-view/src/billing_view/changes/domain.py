@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from billing_view.changes.models import (
@@ -25,6 +26,10 @@ from portal_contracts import portal
 from portal_contracts.billing import BillGroupState, BillingProfile, Contact
 from portal_contracts.envelope import Envelope
 from portal_contracts.registry import EventType
+
+# How long the caller that claimed a key may take to publish its change before a repeat with
+# the same key publishes it instead (the first crashed): beyond the gateway's publish timeout.
+KEY_LEASE = timedelta(seconds=30)
 
 CUSTOMER_CHANGE_TYPES = frozenset(
     {

@@ -67,3 +67,14 @@ class ChangeRecord(_Model):
     reason: str | None = None
     requested_at: str
     settled_at: str | None = None
+
+
+class ChangeKey(_Model):
+    """An idempotency key of a bill group's customer change: the first submit's change id and
+    body fingerprint. `publish` tells THIS caller to publish the change (it holds the lease:
+    it made the key, or the previous holder's lease ran out before it published)."""
+
+    change_id: str
+    fingerprint: str
+    published: bool
+    publish: bool

@@ -8,14 +8,17 @@ number of times: both are idempotent single-document updates of the same view.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from billing_view import db
 from billing_view.changes.domain import ChangeRequest
-from billing_view.changes.models import ChangeValue
-from billing_view.db import READ_MODEL, Doc
+from billing_view.changes.models import ChangeKey, ChangeValue
+from billing_view.db import CHANGE_KEYS, READ_MODEL, Doc
 from billing_view.projection.writes import CHANGES
 
 
@@ -95,3 +98,84 @@ class ChangeRepository:
             },
             upsert=True,
         )
+
+
+# A released lease: any repeat may take the key over at once.
+_RELEASED = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _key(doc: Doc, *, publish: bool) -> ChangeKey:
+    return ChangeKey(
+        change_id=doc["change_id"],
+        fingerprint=doc["fingerprint"],
+        published=bool(doc["published"]),
+        publish=publish,
+    )
+
+
+class ChangeKeyRepository:
+    """Idempotency keys of customer changes (`change_keys`, `_id` = `db.change_key_id`).
+
+    - The first submit inserts its key: the unique `_id` admits exactly one of concurrent
+      first submits; the winner holds the lease to publish.
+    - A repeat takes the lease over only while the key is unpublished, its lease has run out
+      and the body is the same (one findAndModify on `_id` with those conditions: of
+      concurrent repeats exactly one matches); otherwise it reads the key as it stands.
+    """
+
+    def __init__(self, database: AsyncDatabase[Doc]) -> None:
+        self._col = database[CHANGE_KEYS]
+
+    async def claim(
+        self,
+        tenant_id: str,
+        bill_group_id: str,
+        key: str,
+        fingerprint: str,
+        change_id: str,
+        now: datetime,
+        lease_until: datetime,
+    ) -> ChangeKey:
+        key_id = db.change_key_id(tenant_id, bill_group_id, key)
+        doc = {
+            "_id": key_id,
+            "change_id": change_id,
+            "fingerprint": fingerprint,
+            "published": False,
+            "lease_until": lease_until,
+            "created_at": now,
+        }
+        try:
+            await self._col.insert_one(doc)
+            return _key(doc, publish=True)
+        except DuplicateKeyError:
+            pass
+        taken = await self._col.find_one_and_update(
+            {
+                "_id": key_id,
+                "published": False,
+                "fingerprint": fingerprint,
+                "lease_until": {"$lt": now},
+            },
+            {"$set": {"lease_until": lease_until}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if taken is not None:
+            return _key(taken, publish=True)
+        held = await self._col.find_one({"_id": key_id})
+        if held is None:  # keys are never deleted: only a wiped database gets here
+            raise LookupError(f"change key {key_id} vanished")
+        return _key(held, publish=False)
+
+    async def settle(
+        self, tenant_id: str, bill_group_id: str, key: str, published: bool, now: datetime
+    ) -> None:
+        """Published: repeats answer the change and never publish it again. Not published
+        (the publish failed): the lease is released, so a repeat publishes at once."""
+        key_id = db.change_key_id(tenant_id, bill_group_id, key)
+        if published:
+            update: Doc = {"$set": {"published": True, "published_at": now}}
+            await self._col.find_one_and_update({"_id": key_id}, update)
+        else:
+            release: Doc = {"$set": {"lease_until": _RELEASED}}
+            await self._col.find_one_and_update({"_id": key_id, "published": False}, release)

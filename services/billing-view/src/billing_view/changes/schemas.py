@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from billing_view.changes.models import ChangeKind, ChangeStatus, ChangeValue
 
@@ -27,3 +27,20 @@ class ActivityPage(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     items: list[ActivityItem]
+
+
+class ChangeKeyIn(BaseModel):
+    """The gateway's claim of an idempotency key for a change it is about to publish."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str = Field(min_length=1, max_length=128)
+    fingerprint: str = Field(min_length=1, max_length=128)
+    change_id: str = Field(min_length=1, max_length=128)
+
+
+class ChangeKeySettled(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str = Field(min_length=1, max_length=128)
+    published: bool

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from billing_view.changes import domain
-from billing_view.changes.models import ChangeRecord, ChangeValue
+from billing_view.changes.models import ChangeKey, ChangeRecord, ChangeValue
 from billing_view.changes.schemas import ActivityItem, ActivityPage
 from billing_view.errors import not_found
 from billing_view.queries.models import Part, PortalView
@@ -117,3 +118,46 @@ class ChangeService:
     async def change(self, tenant_id: str, bill_group_id: str, change_id: str) -> ActivityItem:
         view = await self._view(tenant_id, bill_group_id, "change (yet)")
         return change(view, change_id)
+
+
+class ChangeKeyPort(Protocol):
+    """What `ChangeKeyService` needs of `ChangeKeyRepository`."""
+
+    async def claim(
+        self,
+        tenant_id: str,
+        bill_group_id: str,
+        key: str,
+        fingerprint: str,
+        change_id: str,
+        now: datetime,
+        lease_until: datetime,
+    ) -> ChangeKey: ...
+    async def settle(
+        self, tenant_id: str, bill_group_id: str, key: str, published: bool, now: datetime
+    ) -> None: ...
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ChangeKeyService:
+    """Idempotency keys of customer changes, for the gateway (every replica shares them):
+    a repeated submit gets the first submit's change id, and exactly one caller at a time
+    is told to publish it. Whether the bodies match is the caller's rule (it knows them)."""
+
+    def __init__(self, keys: ChangeKeyPort, clock: Callable[[], datetime] = utc_now) -> None:
+        self._keys = keys
+        self._now = clock
+
+    async def claim(
+        self, tenant_id: str, bill_group_id: str, key: str, fingerprint: str, change_id: str
+    ) -> ChangeKey:
+        now = self._now()
+        return await self._keys.claim(
+            tenant_id, bill_group_id, key, fingerprint, change_id, now, now + domain.KEY_LEASE
+        )
+
+    async def settle(self, tenant_id: str, bill_group_id: str, key: str, published: bool) -> None:
+        await self._keys.settle(tenant_id, bill_group_id, key, published, self._now())
