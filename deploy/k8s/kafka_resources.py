@@ -2,7 +2,9 @@
 
 Topic names, partition counts, retention and who produces or consumes what live in
 `portal_contracts.topics` and nowhere else; this script turns them into the manifests under
-`deploy/k8s/base/kafka/`. CI fails when the checked-in files differ from a fresh render.
+`deploy/k8s/base/kafka/` (the portal's own topics and users) and
+`deploy/k8s/components/upstream-topics/` (the upstream billing system's topics, opt-in and
+never deleted with the portal). CI fails when the checked-in files differ from a fresh render.
 
     python deploy/k8s/kafka_resources.py           # rewrite the manifests
     python deploy/k8s/kafka_resources.py --check   # exit 1 if they are stale
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,9 +23,12 @@ import yaml
 
 from portal_contracts.topics import TOPICS, ConsumerGroup, TopicSpec
 
-OUT_DIR = Path(__file__).resolve().parent / "base" / "kafka"
+K8S_DIR = Path(__file__).resolve().parent
+OUT_DIR = K8S_DIR / "base" / "kafka"
 TOPICS_FILE = OUT_DIR / "topics.yaml"
 USERS_FILE = OUT_DIR / "users.yaml"
+UPSTREAM_DIR = K8S_DIR / "components" / "upstream-topics"
+UPSTREAM_TOPICS_FILE = UPSTREAM_DIR / "topics.yaml"
 
 # The Strimzi `Kafka` resource these belong to; an overlay may relabel them.
 KAFKA_CLUSTER = "portal-kafka"
@@ -57,11 +63,32 @@ IDENTITIES = (
 )
 
 
+UPSTREAM_PRODUCER = "billing-system"
+# The Topic Operator leaves an unmanaged topic alone: deleting its KafkaTopic (say, with the
+# portal's `kubectl delete -k`) keeps the topic and its data (deploy/README.md, Kafka).
+UNMANAGED = {"strimzi.io/managed": "false"}
+
+
+# Groups whose read model can be rebuilt into a new database under a new group.
+REBUILT_GROUPS = frozenset({ConsumerGroup.BILLING_VIEW})
+
+
 def _labels() -> dict[str, str]:
     return {
         "strimzi.io/cluster": KAFKA_CLUSTER,
         "app.kubernetes.io/part-of": "customer-portal",
     }
+
+
+def portal_owned(spec: TopicSpec) -> bool:
+    """Produced by one of the services deployed here (their dead-letter topics included)."""
+    return any(identity.service in spec.producers for identity in IDENTITIES)
+
+
+def upstream_owned(spec: TopicSpec) -> bool:
+    """`billing.*`: the upstream billing system's, which the portal only reads (the
+    simulator's dead-letter topic is neither: the simulator runs on laptops only)."""
+    return UPSTREAM_PRODUCER in spec.producers
 
 
 def topic_config(spec: TopicSpec) -> dict[str, Any]:
@@ -80,13 +107,16 @@ def topic_config(spec: TopicSpec) -> dict[str, Any]:
 
 
 def kafka_topic(spec: TopicSpec) -> dict[str, Any]:
+    annotations = {"portal.example.com/description": spec.description}
+    if upstream_owned(spec):
+        annotations |= UNMANAGED
     return {
         "apiVersion": "kafka.strimzi.io/v1",
         "kind": "KafkaTopic",
         "metadata": {
             "name": str(spec.name),
             "labels": _labels(),
-            "annotations": {"portal.example.com/description": spec.description},
+            "annotations": annotations,
         },
         "spec": {
             "topicName": str(spec.name),
@@ -107,9 +137,13 @@ def acls(identity: KafkaIdentity) -> list[dict[str, Any]]:
         if identity.service in spec.producers:
             rules.append(_topic_acl(str(spec.name), ["Write", "Describe"]))
     if identity.group is not None:
-        # `billing-view replay` assigns partitions itself, without a group: no extra grant.
         group = {"type": "group", "name": identity.group.value, "patternType": "literal"}
         rules.append({"resource": group, "operations": ["Read"]})
+    if identity.group in REBUILT_GROUPS:
+        # A rebuild commits under a group of its own, `<group>.<database>`, which the service
+        # then runs with (deploy/README.md, "Rebuilding billing-view's read model").
+        builds = {"type": "group", "name": f"{identity.group}.", "patternType": "prefix"}
+        rules.append({"resource": builds, "operations": ["Read"]})
     return rules
 
 
@@ -141,8 +175,17 @@ def _dump(documents: list[dict[str, Any]]) -> str:
     return HEADER + yaml.safe_dump_all(documents, sort_keys=False, explicit_start=True)
 
 
+def _topics(owned: Callable[[TopicSpec], bool]) -> str:
+    specs = sorted((s for s in TOPICS.values() if owned(s)), key=lambda s: s.name)
+    return _dump([kafka_topic(spec) for spec in specs])
+
+
 def render_topics() -> str:
-    return _dump([kafka_topic(spec) for spec in sorted(TOPICS.values(), key=lambda s: s.name)])
+    return _topics(portal_owned)
+
+
+def render_upstream_topics() -> str:
+    return _topics(upstream_owned)
 
 
 def render_users() -> str:
@@ -150,7 +193,11 @@ def render_users() -> str:
 
 
 def rendered() -> dict[Path, str]:
-    return {TOPICS_FILE: render_topics(), USERS_FILE: render_users()}
+    return {
+        TOPICS_FILE: render_topics(),
+        USERS_FILE: render_users(),
+        UPSTREAM_TOPICS_FILE: render_upstream_topics(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,8 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         for path in stale:
             print(f"stale: {path} (run python deploy/k8s/kafka_resources.py)", file=sys.stderr)
         return 1 if stale else 0
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
     for path, text in rendered().items():
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return 0
 
