@@ -1,37 +1,39 @@
-"""Structured JSON logs shared by every service, with the redaction rules in one place."""
+"""Structured JSON logs shared by every service, with the redaction rules in one place
+(`portal_kit.redaction`) and the request's trace id on every line logged while it runs."""
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+)")
-# Token-like: 32+ URL-safe characters holding both a letter and a digit, and not a UUID.
-# That spares identifiers people need in logs (exception class names, event ids).
-_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
-_LONG_SECRET = re.compile(
-    rf"(?<![A-Za-z0-9_-])(?!{_UUID})(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])"
-    r"[A-Za-z0-9_-]{32,}(?![A-Za-z0-9_-])"
-)
-_CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+from portal_kit.redaction import REDACTED, is_secret_key, mask_email, redact, scrub
+
+__all__ = ["TRACE_ID", "JsonFormatter", "configure_logging", "mask_email", "scrub"]
+
+# Set by the access-log middleware (portal_kit.access_log) for the duration of a request.
+TRACE_ID: ContextVar[str | None] = ContextVar("trace_id", default=None)
 
 _RESERVED = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+# uvicorn's copy of its message with terminal colours: noise in a JSON line.
+_DROPPED = {"color_message"}
 
 
-def mask_email(email: str) -> str:
-    """`jane.doe@company.com` → `j***@company.com`: enough to support a user, not to leak."""
-    return _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", email)
-
-
-def scrub(text: str) -> str:
-    """Last line of defence for free text: card-like numbers, token-like strings, emails."""
-    text = _CARD.sub("[card]", text)
-    text = _LONG_SECRET.sub("[secret]", text)
-    return mask_email(text)
+def _message(record: logging.LogRecord) -> str:
+    """The message formatted from redacted arguments (so that a secret passed under a key
+    name is caught), then scrubbed as a whole."""
+    if not record.args:
+        return scrub(str(record.msg))
+    args = record.args
+    redacted = redact(args) if isinstance(args, dict) else tuple(redact(list(args)))  # type: ignore[arg-type]
+    try:
+        return scrub(str(record.msg) % redacted)
+    except (TypeError, ValueError, KeyError):
+        # A format such as `%d` given an argument redaction turned into text.
+        return scrub(record.getMessage())
 
 
 class JsonFormatter(logging.Formatter):
@@ -45,11 +47,15 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,
-            "msg": scrub(record.getMessage()),
+            "msg": _message(record),
         }
+        trace_id = TRACE_ID.get()
+        if trace_id is not None:
+            entry["trace_id"] = trace_id
         for key, value in vars(record).items():
-            if key not in _RESERVED and not key.startswith("_"):
-                entry[key] = scrub(value) if isinstance(value, str) else value
+            if key in _RESERVED or key in _DROPPED or key.startswith("_"):
+                continue
+            entry[key] = REDACTED if is_secret_key(key) and value is not None else redact(value)
         if record.exc_info:
             entry["exc"] = scrub(self.formatException(record.exc_info))
         return json.dumps(entry, default=str)
