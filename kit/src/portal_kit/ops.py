@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -16,9 +16,27 @@ ReadinessCheck = Callable[[], Awaitable[bool]]
 
 
 def ops_routes(
-    checks: Mapping[str, ReadinessCheck], timeout: float = 2.0
+    checks: Mapping[str, ReadinessCheck],
+    timeout: float = 2.0,
+    *,
+    required: Collection[str] | None = None,
 ) -> list[HTTPRouteHandler]:
-    """`/healthz` (the process answers), `/readyz` (every dependency answers), `/metrics`."""
+    """`/healthz` (the process answers), `/readyz` (its dependencies answer), `/metrics`.
+
+    `required` names the checks readiness depends on (default: all of them); the others are
+    reported in the body ("degraded") but keep the process in service. The checks run
+    concurrently, so `/readyz` answers within `timeout` however many dependencies hang.
+    """
+    gating = set(checks) if required is None else set(required)
+    unknown = gating - set(checks)
+    if unknown:
+        raise ValueError(f"required checks without a probe: {sorted(unknown)}")
+
+    async def run(check: ReadinessCheck) -> bool:
+        try:
+            return await asyncio.wait_for(check(), timeout)
+        except Exception:  # noqa: BLE001 - a failing probe is "not ready", never a 500
+            return False
 
     @get("/healthz", include_in_schema=False, sync_to_thread=False)
     def healthz() -> dict[str, str]:
@@ -26,15 +44,12 @@ def ops_routes(
 
     @get("/readyz", include_in_schema=False)
     async def readyz() -> Response[dict[str, Any]]:
-        results: dict[str, bool] = {}
-        for name, check in checks.items():
-            try:
-                results[name] = await asyncio.wait_for(check(), timeout)
-            except Exception:  # noqa: BLE001 - a failing probe is "not ready", never a 500
-                results[name] = False
-        ready = all(results.values())
+        answers = await asyncio.gather(*(run(check) for check in checks.values()))
+        results = dict(zip(checks, answers, strict=True))
+        ready = all(results[name] for name in gating)
+        status = "not ready" if not ready else "ready" if all(answers) else "degraded"
         return Response(
-            {"status": "ready" if ready else "not ready", "checks": results},
+            {"status": status, "checks": results},
             status_code=200 if ready else 503,
         )
 

@@ -66,7 +66,8 @@ class PublishError(UnavailableError):
 
     def __init__(self, detail: str = "") -> None:
         super().__init__(
-            "We could not save your change, and nothing was changed. Please try again."
+            "We could not save your change right now, and nothing was changed. "
+            "Please try again in a moment."
         )
         self.detail = detail
 

@@ -1,8 +1,15 @@
-"""Publishing customer changes to Kafka (`portal.customer-changes`, acks=all, key = bill group)."""
+"""Publishing customer changes to Kafka (`portal.customer-changes`, acks=all, key = bill group).
+
+The producer connects in the background and keeps trying: a gateway started while Kafka is
+away serves its pages at once and takes changes as soon as Kafka answers. While Kafka is away
+a change is refused at once (`PublishError`: 503, "try again in a moment") instead of being
+queued: nothing the customer was told is unsaved can reach Kafka later.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from faststream.kafka import KafkaBroker
@@ -16,39 +23,99 @@ from portal_gateway.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Kafka back => changes taken again within 10 s. Never connected yet: at most RETRY_CAP (the
+# wait before the next attempt; an attempt against a closed port fails at once, one against a
+# black hole is cut off after START_TIMEOUT) + one start (~1 s): 2 s + 5 s + 1 s worst case.
+# Connected before: the next probe, PROBE_SECONDS + PING_TIMEOUT later.
+FIRST_RETRY_SECONDS = 0.25
+RETRY_CAP_SECONDS = 2.0
+START_TIMEOUT_SECONDS = 5.0
+# Once connected, how often the connection is probed (the producer reconnects on its own;
+# the probe only decides whether a change is tried or refused at once).
+PROBE_SECONDS = 2.0
+PING_TIMEOUT_SECONDS = 1.5
+
 
 class ChangePublisher:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.broker = KafkaBroker(
-            settings.kafka_bootstrap,
+        self._broker: KafkaBroker | None = None
+        self._available = False
+        self._task: asyncio.Task[None] | None = None
+        self._first_attempt = asyncio.Event()
+
+    def _new_broker(self) -> KafkaBroker:
+        return KafkaBroker(
+            self.settings.kafka_bootstrap,
             acks="all",
-            security=settings.kafka_security(),
+            security=self.settings.kafka_security(),
             client_id="portal-gateway",
             request_timeout_ms=10_000,
         )
-        self._started = False
-        self._lock = asyncio.Lock()
 
-    async def start(self) -> None:
-        async with self._lock:
-            if not self._started:
-                try:
-                    await self.broker.start()
-                except Exception:
-                    # Release the half-open producer; the next publish tries again.
-                    await self.broker.stop()
-                    raise
-                self._started = True
+    async def start(self, wait_seconds: float = START_TIMEOUT_SECONDS) -> None:
+        """Start connecting in the background; wait (bounded) for the first attempt only, so
+        that a gateway whose Kafka is up takes changes from its first request."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._keep_connected(), name="change-publisher")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._first_attempt.wait(), wait_seconds)
 
     async def stop(self) -> None:
-        async with self._lock:
-            if self._started:
-                await self.broker.stop()
-                self._started = False
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._available = False
+        if self._broker is not None:
+            broker, self._broker = self._broker, None
+            await broker.stop()
 
     async def ping(self) -> bool:
-        return self._started and bool(await self.broker.ping(timeout=1.5))
+        """Whether changes are taken right now (the last probe's answer; no round trip)."""
+        return self._available
+
+    async def _keep_connected(self) -> None:
+        self._broker = await self._connect()
+        self._available = True
+        log.info("kafka producer connected")
+        while True:
+            await asyncio.sleep(PROBE_SECONDS)
+            try:
+                answered = bool(await self._broker.ping(timeout=PING_TIMEOUT_SECONDS))
+            except Exception:  # noqa: BLE001 - any probe failure means "away"
+                answered = False
+            if answered and not self._available:
+                log.info("kafka back: taking customer changes again")
+            elif self._available and not answered:
+                log.warning("kafka away: refusing customer changes until it answers")
+            self._available = answered
+
+    async def _connect(self) -> KafkaBroker:
+        """A started producer, after as many attempts as it takes (capped backoff)."""
+        delay = FIRST_RETRY_SECONDS
+        while True:
+            broker = self._new_broker()
+            try:
+                await asyncio.wait_for(broker.start(), START_TIMEOUT_SECONDS)
+                return broker
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await broker.stop()
+                raise
+            except Exception as exc:  # noqa: BLE001 - retried until Kafka answers
+                log.warning(
+                    "kafka not reachable; retrying",
+                    extra={"error_type": type(exc).__name__, "retry_in": delay},
+                )
+                # A fresh producer per attempt: release this half-open one entirely.
+                with contextlib.suppress(Exception):
+                    await broker.stop()
+            finally:
+                self._first_attempt.set()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_CAP_SECONDS)
 
     async def publish(self, session: Session, payload: BaseModel) -> None:
         event = make_event(
@@ -57,10 +124,12 @@ class ChangePublisher:
             aggregate_id=session.bill_group_id,
             correlation_id=str(getattr(payload, "change_id", "")) or None,
         )
+        broker = self._broker
+        if broker is None or not self._available:
+            log.warning("customer change refused: kafka away", extra={"event_type": event.type})
+            raise PublishError("kafka away")
         try:
-            # Started lazily as well: a gateway that came up while Kafka was down recovers.
-            await self.start()
-            await self.broker.publish(
+            await broker.publish(
                 encode(event),
                 self.settings.topic(Topic.PORTAL_CUSTOMER_CHANGES),
                 key=session.bill_group_id.encode(),
