@@ -19,4 +19,9 @@ def main(argv: list[str] | None = None) -> None:
         settings = Settings()
         app = create_app(settings)
         configure_logging("gateway", settings.log_level)
-        serve(app, settings.http_host, settings.http_port)
+        serve(
+            app,
+            settings.http_host,
+            settings.http_port,
+            trusted_proxies=settings.trusted_proxy_networks,
+        )

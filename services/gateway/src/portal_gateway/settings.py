@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from portal_kit.settings import DEV_INTERNAL_API_TOKEN, CommonSettings
 
 DEV_CSRF_SECRET = "dev-csrf-secret-change-me-0123456789"  # noqa: S105 - refused in production
+# Local: the client connects directly (or through a proxy on this machine).
+LOOPBACK_PROXIES = "127.0.0.1/32,::1/128"
 
 
 class Settings(CommonSettings):
@@ -36,7 +39,21 @@ class Settings(CommonSettings):
     aws_endpoint_url_sesv2: str | None = None
     aws_region: str = "eu-west-1"
     dev_mailbox_enabled: bool = False
+    # Comma-separated addresses/CIDRs of the proxies in front of the gateway (production: the
+    # ingress controller's pods, deploy/README.md). Their X-Forwarded-For names the client;
+    # anyone else's is ignored. The client IP keys the sign-in rate limit per IP.
+    trusted_proxies: str = LOOPBACK_PROXIES
     default_locale: str = "en_US"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        networks = [str(ipaddress.ip_network(item.strip())) for item in value.split(",")]
+        return ",".join(networks)
+
+    @property
+    def trusted_proxy_networks(self) -> list[str]:
+        return self.trusted_proxies.split(",")
 
     @property
     def cookie_secure(self) -> bool:
@@ -52,6 +69,9 @@ class Settings(CommonSettings):
                 raise ValueError("CSRF_SECRET must be set in production")
             if self.dev_mailbox_enabled:
                 raise ValueError("DEV_MAILBOX_ENABLED is for local development only")
+            if self.trusted_proxies == LOOPBACK_PROXIES:
+                # Behind an ingress, loopback-only makes every customer one client IP.
+                raise ValueError("TRUSTED_PROXIES must name the ingress controller's addresses")
         if len(self.csrf_secret) < 32:
             raise ValueError("CSRF_SECRET must be at least 32 characters")
         return self
