@@ -43,6 +43,7 @@ from portal_access.staff_links.repository import StaffLinkRepository
 from portal_access.staff_links.routes import InternalStaffLinks
 from portal_access.staff_links.service import StaffLinkService
 from portal_contracts.envelope import utc_now
+from portal_kit.access_log import AccessLog
 from portal_kit.errors import json_error_handlers
 from portal_kit.observability import configure_logging
 from portal_kit.ops import kafka_check, mongo_check, ops_routes
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         guards=[internal_only(callers)],
     )
     return Litestar(
+        plugins=[AccessLog()],
         route_handlers=[
             admin,
             internal,

@@ -32,6 +32,7 @@ from billing_view.queries.repository import QueryRepository
 from billing_view.queries.routes import AccountController, BillGroupController, PageController
 from billing_view.queries.service import QueryService, Today
 from billing_view.settings import Settings
+from portal_kit.access_log import AccessLog
 from portal_kit.consumer import ConsumerPolicy
 from portal_kit.deadletter import DeadLetter
 from portal_kit.errors import json_error_handlers
@@ -105,6 +106,7 @@ def create_app(
         guards=[bearer_guard(settings.internal_api_token)],
     )
     return Litestar(
+        plugins=[AccessLog()],
         route_handlers=[*ops_routes(checks), api],
         dependencies={
             "queries": Provide(lambda: queries, sync_to_thread=False),

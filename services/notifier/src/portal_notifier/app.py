@@ -12,6 +12,7 @@ from datetime import timedelta
 from faststream.kafka import KafkaBroker
 from litestar import Litestar
 
+from portal_kit.access_log import AccessLog
 from portal_kit.errors import json_error_handlers
 from portal_kit.observability import configure_logging
 from portal_kit.ops import ReadinessCheck, kafka_check, mongo_check, ops_routes
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             log.info("notifier stopped")
 
     return Litestar(
+        plugins=[AccessLog()],
         route_handlers=ops_routes({"mongodb": mongo_ready, "kafka": kafka_ready}),
         lifespan=[lifespan],
         # Typed errors (portal_notifier.errors) answer with the one error body, in one place.
