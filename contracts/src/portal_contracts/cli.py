@@ -1,22 +1,29 @@
-"""`portal-contracts export-schemas` rewrites contracts/schemas from the models."""
+"""`portal-contracts export-schemas` rewrites contracts/schemas and contracts/asyncapi.json
+from the models and the topic registry; `check-schemas` fails when either drifts."""
 
 from __future__ import annotations
 
 import argparse
 
-from portal_contracts import schemas
+from portal_contracts import asyncapi, schemas
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="portal-contracts")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("export-schemas", help="write contracts/schemas/*.json from the models")
-    sub.add_parser("check-schemas", help="exit 1 when the checked-in schemas drift")
+    sub.add_parser(
+        "export-schemas",
+        help="write contracts/schemas/*.json and contracts/asyncapi.json from the contracts",
+    )
+    sub.add_parser("check-schemas", help="exit 1 when the checked-in schemas or AsyncAPI drift")
     args = parser.parse_args()
     if args.command == "export-schemas":
         for path in schemas.export():
             print(path)
+        print(asyncapi.export())
     else:
         stale = schemas.drift()
+        if asyncapi.drifted():
+            stale.append(asyncapi.DOCUMENT.name)
         if stale:
             raise SystemExit("schemas drift from the models: " + ", ".join(stale))
