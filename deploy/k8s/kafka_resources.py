@@ -141,7 +141,7 @@ def acls(identity: KafkaIdentity) -> list[dict[str, Any]]:
         rules.append({"resource": group, "operations": ["Read"]})
     if identity.group in REBUILT_GROUPS:
         # A rebuild commits under a group of its own, `<group>.<database>`, which the service
-        # then runs with (deploy/README.md, "Rebuilding billing-view's read model").
+        # then runs with (deploy/README.md, "Replaying a projection (billing-view)").
         builds = {"type": "group", "name": f"{identity.group}.", "patternType": "prefix"}
         rules.append({"resource": builds, "operations": ["Read"]})
     return rules

@@ -117,8 +117,11 @@ async def test_bad_events_are_parked_and_the_rest_applied(
     # `billing-view replay` rebuilds the same read model into a fresh database.
     rebuilt = settings.mongodb_database + "_replay"
     stats = await replay_into(settings, rebuilt)
-    assert stats["records"] == 5
-    assert stats["skipped_invalid"] == 3
+    assert (stats.records, stats.skipped_invalid, stats.caught_up) == (5, 3, True)
     assert await snapshot(mongo[rebuilt]) == await snapshot(mongo[settings.mongodb_database])
+    # Run again, it resumes from its own group's offsets: nothing left to apply.
+    assert (await replay_into(settings, rebuilt)).records == 0
+    occupied = settings.mongodb_database + "_other"
+    await mongo[occupied][db.READ_MODEL].insert_one({"_id": "x"})
     with pytest.raises(ReplayError, match="not empty"):
-        await replay_into(settings, rebuilt)
+        await replay_into(settings, occupied)
