@@ -54,21 +54,28 @@ def headers_for(event: Envelope[Any]) -> dict[str, str]:
 
 def spec_of(raw: dict[str, Any]) -> EventSpec:
     key = (str(raw.get("type")), raw.get("schema_version"))
-    spec = EVENTS.get(key)  # type: ignore[arg-type]
+    try:
+        spec = EVENTS.get(key)  # type: ignore[arg-type]
+    except TypeError:  # an object or array as the version: unhashable
+        spec = None
     if spec is None:
         raise ContractError(f"unknown event type/version {key[0]!r} v{key[1]!r}")
     return spec
 
 
 def decode(body: bytes | str | dict[str, Any]) -> Envelope[Any]:
-    """Parse and validate a message; raises ContractError with a readable reason."""
+    """Parse and validate a message; raises ContractError with a readable reason, and nothing
+    else whatever the bytes: a consumer dead-letters a ContractError at once, while any other
+    error would be retried (or hold the partition) as if the message could ever succeed."""
     if isinstance(body, dict):
         raw = body
     else:
         try:
             raw = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ContractError(f"not JSON: {exc}") from exc
+        # ValueError: malformed JSON, bad UTF-8, an integer of more than 4300 digits;
+        # RecursionError: arrays or objects nested deeper than the parser recurses.
+        except (ValueError, RecursionError) as exc:
+            raise ContractError(f"not JSON: {str(exc)[:200]}") from exc
     if not isinstance(raw, dict):
         raise ContractError("an event must be a JSON object")
     spec = spec_of(raw)

@@ -19,8 +19,10 @@ import enum
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError
+from faststream.message import StreamMessage
 from prometheus_client import Counter
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, WaitQueueTimeoutError
 
@@ -53,6 +55,15 @@ OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
 
 HealthProbe = Callable[[], Awaitable[bool]]
 Sleep = Callable[[float], Awaitable[None]]
+
+
+async def undecoded(message: StreamMessage[Any]) -> Any:
+    """Every subscriber's `decoder`: the body stays bytes, the handler decodes it under the
+    policy. FastStream's own decoder parses a body without a content-type as JSON and lets a
+    RecursionError (deep nesting) or a ValueError (an integer of more than 4300 digits), or
+    with a JSON content-type any parse error, escape before the handler: the partition would
+    rewind to that record forever instead of dead-lettering it."""
+    return message.body
 
 
 class Outcome(enum.Enum):

@@ -26,7 +26,7 @@ from portal_contracts.codec import ContractError, decode
 from portal_contracts.envelope import Envelope
 from portal_contracts.registry import EventType
 from portal_contracts.topics import ConsumerGroup, Topic, dead_letter_topic
-from portal_kit.consumer import ConsumerPolicy, HealthProbe, Outcome
+from portal_kit.consumer import ConsumerPolicy, HealthProbe, Outcome, undecoded
 from portal_kit.deadletter import KafkaDeadLetter, SourceRecord
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,7 @@ def register(
         # Success commits the batch; anything escaping the policy rewinds each partition to
         # the batch's first record instead of letting a later commit skip it.
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=undecoded,
     )
     async def on_bill_groups(message: KafkaMessage) -> None:
         raw = message.raw_message

@@ -31,7 +31,7 @@ from portal_contracts.envelope import Envelope
 from portal_contracts.portal import SigninRequested
 from portal_contracts.registry import EventType
 from portal_contracts.topics import ConsumerGroup, Topic, dead_letter_topic
-from portal_kit.consumer import ConsumerPolicy, HealthProbe, Sleep
+from portal_kit.consumer import ConsumerPolicy, HealthProbe, Sleep, undecoded
 from portal_kit.deadletter import DeadLetter, KafkaDeadLetter, SourceRecord
 from portal_notifier.branding.handlers import on_bill_group_state, on_entity_state
 from portal_notifier.branding.service import BrandingService
@@ -133,6 +133,7 @@ def register(broker: KafkaBroker, settings: Settings, router: EventRouter) -> No
         # An empty poll is followed by a sleep of the same length in FastStream: keep both
         # short, they are the latency added to an email arriving on an idle consumer.
         batch_timeout_ms=_IDLE_POLL_MS,
+        decoder=undecoded,
     )
     async def consume(message: KafkaMessage) -> None:
         raw = message.raw_message

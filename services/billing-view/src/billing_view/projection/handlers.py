@@ -19,6 +19,7 @@ from billing_view import metrics
 from billing_view.projection.service import Projector
 from billing_view.settings import Settings
 from portal_contracts.topics import ConsumerGroup, Topic
+from portal_kit.consumer import undecoded
 from portal_kit.deadletter import KafkaDeadLetter, SourceRecord
 
 CONSUMED_TOPICS = (
@@ -61,6 +62,7 @@ def subscribe(broker: KafkaBroker, settings: Settings, projector: Projector) -> 
         max_records=settings.batch_max_records,
         batch_timeout_ms=settings.batch_timeout_ms,
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=undecoded,
     )
     async def project(msg: KafkaMessage) -> None:
         raw = msg.raw_message
