@@ -128,3 +128,25 @@ def test_every_integer_and_instant_of_every_schema_is_bounded() -> None:
     for spec in all_specs():
         walk(schema_of(spec), file_name(spec))
     assert unbounded == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000,  # deeper than the JSON parser recurses: RecursionError
+        b'{"type": "entity.state", "schema_version": 1, "x": ' + b"7" * 5000 + b"}",  # ValueError
+        b'{"type": "entity.state", "schema_version": [1]}',  # unhashable version: TypeError
+        b'{"type": "entity.state", "schema_version": {"v": 1}}',
+    ],
+    ids=["deep", "long-integer", "list-version", "object-version"],
+)
+def test_decode_raises_nothing_but_contract_errors(body: bytes) -> None:
+    """A consumer dead-letters a ContractError at once; anything else it retries or holds."""
+    with pytest.raises(ContractError):
+        decode(body)
+
+
+@given(st.binary(max_size=256) | st.text(max_size=64).map(lambda s: json.dumps(s).encode()))
+def test_decode_of_arbitrary_bytes_is_a_contract_error(body: bytes) -> None:
+    with pytest.raises(ContractError):
+        decode(body)
