@@ -277,3 +277,16 @@ def test_nested_and_encoded_emails_and_cards_are_caught() -> None:
     assert "jane.doe" not in text
     assert "4111" not in text
     assert "j***@globex.example" in text
+
+
+def test_english_is_not_mistaken_for_credentials() -> None:
+    text = "basic plan chosen; bearer of the news; status code: 500; 1 2 3 4 5 6 7 8 9 10"
+    assert scrub(text) == text
+    assert scrub("Authorization: Basic dXNlcjpwYXNz") == "Authorization: [redacted]"
+    assert scrub("sent Basic dXNlcjpwYXNzd29yZA==") == "sent Basic [redacted]"
+
+
+def test_a_dict_logged_as_the_message_has_its_secrets_redacted() -> None:
+    entry = json.loads(line(logging.makeLogRecord({"msg": {"password": "hunter2", "n": 1}})))
+    assert "hunter2" not in entry["msg"]
+    assert "'n': 1" in entry["msg"]

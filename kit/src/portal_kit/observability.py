@@ -26,7 +26,8 @@ def _message(record: logging.LogRecord) -> str:
     """The message formatted from redacted arguments (so that a secret passed under a key
     name is caught), then scrubbed as a whole."""
     if not record.args:
-        return scrub(str(record.msg))
+        # `log.info(some_dict)`: walked, so that its secret-named keys are redacted too.
+        return scrub(str(redact(record.msg)) if isinstance(record.msg, dict) else str(record.msg))
     args = record.args
     redacted = redact(args) if isinstance(args, dict) else tuple(redact(list(args)))  # type: ignore[arg-type]
     try:

@@ -66,7 +66,13 @@ _KEY_VALUE = re.compile(
     r"(?P<value>(?:(?:bearer|basic|token)\s+)?[^\s&\"',;]+)",
     re.IGNORECASE,
 )
-_SCHEME = re.compile(r"\b(?P<scheme>bearer|basic)\s+[^\s\"',;]+", re.IGNORECASE)
+# Credentials after an auth scheme (RFC 7235 token68), not English: "bearer of the news",
+# "basic plan" stay.
+_SCHEME = re.compile(
+    r"\b(?P<scheme>bearer)\s+[A-Za-z0-9._~+/-]{8,}=*"
+    r"|\b(?P<basic>basic)\s+(?=[A-Za-z0-9+/]*[0-9+/=])[A-Za-z0-9+/]{8,}={0,2}",
+    re.IGNORECASE,
+)
 _JWT = re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]*")
 # Token-like: 32+ URL-safe characters holding both a letter and a digit.
 _LONG_SECRET = re.compile(r"(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[\w-]{32,}(?![\w-])")
@@ -110,10 +116,13 @@ def _card_spans(run: str) -> list[tuple[int, int]]:
     groups = [(m.start(), m.end()) for m in re.finditer(r"\d+", run)]
     spans = []
     for first in range(len(groups)):
+        digits = ""
         for last in range(first, len(groups)):
-            start, end = groups[first][0], groups[last][1]
-            if is_card_number(re.sub(r"\D", "", run[start:end])):
-                spans.append((start, end))
+            digits += run[groups[last][0] : groups[last][1]]
+            if len(digits) > 19:
+                break  # bounded: a run of many short numbers stays linear
+            if is_card_number(digits):
+                spans.append((groups[first][0], groups[last][1]))
     return spans
 
 
@@ -159,7 +168,7 @@ def scrub(text: str) -> str:
 
     text = _IDS.sub(set_aside, text)
     text = _KEY_VALUE.sub(lambda m: m.group("key") + REDACTED, text)
-    text = _SCHEME.sub(lambda m: f"{m.group('scheme')} {REDACTED}", text)
+    text = _SCHEME.sub(lambda m: f"{m.group('scheme') or m.group('basic')} {REDACTED}", text)
     text = _JWT.sub("[secret]", text)
     text = _LONG_SECRET.sub("[secret]", text)
     text = _redact_cards(text)
