@@ -30,6 +30,7 @@ from portal_gateway.portal.models import (
     ActivityItem,
     BillGroup,
     Branding,
+    ChangeKey,
     Contact,
     Entity,
     Invoice,
@@ -119,6 +120,25 @@ class FakeBilling:
     changes: dict[str, ActivityItem] = field(default_factory=dict)
     invoice_queries: list[tuple[str | None, int, str | None]] = field(default_factory=list)
     pages: list[str] = field(default_factory=list)
+    # Idempotency keys: (tenant, bill group, key) -> [change id, fingerprint, published,
+    # leased]; a leased unpublished key is another caller's to publish.
+    keys: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
+
+    async def claim_key(
+        self, tenant_id: str, bill_group_id: str, key: str, fingerprint: str, change_id: str
+    ) -> ChangeKey:
+        held = self.keys.setdefault(
+            (tenant_id, bill_group_id, key), [change_id, fingerprint, False, False]
+        )
+        publish = not held[2] and not held[3] and held[1] == fingerprint
+        held[3] = held[3] or publish
+        return ChangeKey(change_id=held[0], fingerprint=held[1], published=held[2], publish=publish)
+
+    async def settle_key(
+        self, tenant_id: str, bill_group_id: str, key: str, published: bool
+    ) -> None:
+        held = self.keys[(tenant_id, bill_group_id, key)]
+        held[2], held[3] = published, False
 
     async def page(
         self,

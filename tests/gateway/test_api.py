@@ -237,6 +237,8 @@ def test_rate_limited_requests_get_a_friendly_message(
     assert limited, [a.status_code for a in answers]
     assert "Try again in" in limited[0].text
     assert "minute" in limited[0].text
+    # What access sends reaches the browser (item 8a of issue 14).
+    assert 0 < int(limited[0].headers["retry-after"]) <= 900
 
 
 def test_dev_mailbox_lists_sign_in_emails(portal: DevPortal, customer: httpx.Client) -> None:

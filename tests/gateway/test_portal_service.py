@@ -20,6 +20,7 @@ from portal_gateway.errors import (
     PublishError,
     ReadOnlySessionError,
 )
+from portal_gateway.portal.domain.change_ids import ChangeIds
 from portal_gateway.portal.domain.vault import SandboxVault
 from portal_gateway.portal.models import Address, Contact
 from portal_gateway.portal.service import INVOICE_STATUSES, PortalService
@@ -35,6 +36,7 @@ from tests.gateway.fakes import (
 )
 
 T = TypeVar("T")
+IDS = ChangeIds(b"k" * 32)
 CARD = "4111111111111111"
 
 
@@ -50,7 +52,9 @@ def service(
     billing = billing or FakeBilling()
     publisher = publisher if publisher is not None else FakePublisher(billing)
     documents = documents or FakeDocuments()
-    portal = PortalService(billing, publisher, SandboxVault(), documents, 0.2)
+    portal = PortalService(
+        billing, publisher, SandboxVault(), documents, 0.2, keys=billing, change_ids=IDS
+    )
     return portal, billing, publisher, documents
 
 
@@ -211,6 +215,11 @@ async def test_a_page_is_one_billing_view_call_with_its_branding() -> None:
     # Drafts are never asked for; the limit is clamped.
     assert billing.invoice_queries[-1] == ("open,overdue,paid,void", 100, None)
     assert invoices.invoices is not None
-    unseen = await portal.change_page(session(), "chg/../x")
-    assert unseen.change is None
+    with pytest.raises(NotFoundError):  # neither in billing-view nor minted for this group
+        await portal.change_page(session(), "chg/../x")
     assert billing.pages[-1] == "changes/chg%2F..%2Fx"
+    minted = IDS.mint("t1", "bg_1", "0123456789abcdef")
+    unseen = await portal.change_page(session(), minted)  # published, not consumed yet
+    assert unseen.change is None
+    with pytest.raises(NotFoundError):
+        await portal.change_page(session(bill_group_id="bg_2"), minted)

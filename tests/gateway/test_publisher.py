@@ -10,7 +10,6 @@ from portal_contracts.portal import BillingProfileChangeRequested
 from portal_gateway.clients.changes import ChangePublisher
 from portal_gateway.clients.models import Session
 from portal_gateway.errors import PublishError
-from portal_gateway.portal.service import new_change_id
 from portal_gateway.settings import Settings
 
 
@@ -31,7 +30,7 @@ def test_unreachable_kafka_raises_publish_error() -> None:
         expires_at="2099-01-01T00:00:00Z",
     )
     change = BillingProfileChangeRequested(
-        change_id=new_change_id(),
+        change_id="chg_0123456789abcdef0123456789abcdef",
         bill_group_id="bg1",
         actor_email=session.email,
         billing_profile=BillingProfile(po_number="PO-1"),

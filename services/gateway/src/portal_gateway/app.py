@@ -30,12 +30,14 @@ from portal_gateway.clients.http import internal_http
 from portal_gateway.clients.sessions import SessionCache
 from portal_gateway.deps import Services, providers
 from portal_gateway.dev_mailbox.routes import dev_mailbox
-from portal_gateway.errors import error_handlers, log_unexpected
+from portal_gateway.errors import CrossSiteError, error_handlers, log_unexpected
+from portal_gateway.portal.domain.change_ids import ChangeIds
+from portal_gateway.portal.domain.change_ids import derive_key as change_id_key
 from portal_gateway.portal.domain.vault import PaymentVault, SandboxVault
 from portal_gateway.portal.routes.api import PortalApi
 from portal_gateway.portal.routes.pages import PortalPages
 from portal_gateway.portal.service import PortalService
-from portal_gateway.security import security_headers_middleware
+from portal_gateway.security import cross_site_guard, security_headers_hook
 from portal_gateway.settings import Settings, StaffSettings
 from portal_gateway.signin.routes import SigninController
 from portal_gateway.signin.service import SigninService
@@ -94,6 +96,8 @@ def create_app(
             vault or SandboxVault(),
             DocumentStore(settings),
             settings.change_visible_wait_seconds,
+            keys=billing,
+            change_ids=ChangeIds(change_id_key(settings.csrf_secret)),
         ),
         staff_console=StaffConsole(access),
         staff_cookies=StaffCookies(
@@ -163,7 +167,8 @@ def create_app(
             "header set to the `csrftoken` cookie. Errors answer `{error, message, fields?}`.",
         ),
         exception_handlers=error_handlers(settings),
-        middleware=[security_headers_middleware(settings.environment), prometheus.middleware],
+        middleware=[cross_site_guard(CrossSiteError), prometheus.middleware],
+        before_send=[security_headers_hook(settings.environment)],
         # Logs are configured once by the CLI (JSON lines), not by Litestar.
         logging_config=None,
         after_exception=[log_unexpected],

@@ -22,6 +22,7 @@ from portal_gateway.staff.domain import COOKIE_NAME, COOKIE_PATH
 from portal_gateway.web import page
 from portal_kit.errors import (
     ForbiddenError,
+    InvalidValueError,
     NotFoundError,
     PortalError,
     UnauthorizedError,
@@ -35,7 +36,10 @@ log = logging.getLogger(__name__)
 R = Request[Any, Any, Any]
 
 __all__ = [
+    "CrossSiteError",
     "FormInvalidError",
+    "IdempotencyKeyReusedError",
+    "InvalidCursorError",
     "NotFoundError",
     "NotSignedInError",
     "PublishError",
@@ -95,6 +99,38 @@ class ReadOnlySessionError(ForbiddenError):
         super().__init__("This is a preview: changes are not possible.")
 
 
+class CrossSiteError(ForbiddenError):
+    """A state-changing request a browser sent from another site (`security.cross_site`)."""
+
+    code = "cross_site"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This request came from another website and was refused. "
+            "Open the portal directly and try again."
+        )
+
+
+class InvalidCursorError(InvalidValueError):
+    """An invoice list `cursor` billing-view did not issue (edited, truncated, or stale)."""
+
+    def __init__(self) -> None:
+        message = "That page of invoices does not exist. Start again from the first page."
+        super().__init__(message, fields={"cursor": message})
+
+
+class IdempotencyKeyReusedError(UnprocessableError):
+    """A submit reused the idempotency key of an earlier, different change."""
+
+    code = "idempotency_key_reused"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This form was already sent with other values. "
+            "Reload the page to make a new change (API: send a new Idempotency-Key)."
+        )
+
+
 class FormInvalidError(UnprocessableError):
     """Submitted values the rules refuse; `fields` holds one message per form field."""
 
@@ -147,8 +183,12 @@ def _is_staff(request: R) -> bool:
 def error_handlers(settings: Settings) -> dict[int | type[Exception], Any]:
     """Every typed error, and Litestar's own HTTP errors, mapped in this one place."""
 
-    def error_page(request: R, status: int, message: str) -> Response[Any]:
-        return page(request, settings, "error.html", status, status=status, message=message)
+    def error_page(
+        request: R, status: int, message: str, headers: dict[str, str] | None = None
+    ) -> Response[Any]:
+        response = page(request, settings, "error.html", status, status=status, message=message)
+        response.headers.update(headers or {})  # Retry-After of a 429 or 503
+        return response
 
     def staff_page(request: R, status: int, template: str, **context: Any) -> Response[Any]:
         return page(request, settings, f"staff/{template}", status, staff=None, **context)
@@ -193,7 +233,7 @@ def error_handlers(settings: Settings) -> dict[int | type[Exception], Any]:
             return Redirect(target, status_code=303)
         if isinstance(exc, NotFoundError):
             return error_page(request, 404, "We could not find that.")
-        return error_page(request, exc.status, exc.message)
+        return error_page(request, exc.status, exc.message, exc.headers())
 
     def http_error(request: R, exc: HTTPException) -> Response[Any]:
         if _is_api(request):

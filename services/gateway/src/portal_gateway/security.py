@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar import Response
-from litestar.datastructures import Cookie
+from litestar.datastructures import Cookie, Headers
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import (
+    ASGIApp,
+    BeforeMessageSendHookHandler,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 
 from portal_gateway.clients.models import Session
 
@@ -54,28 +62,86 @@ def security_headers(environment: str) -> dict[str, str]:
     return headers
 
 
-def security_headers_middleware(environment: str) -> type:
+# Browsers keep what they may store: Back after sign-out must not show billing data, and
+# sign-in pages carry tokens in their forms. Static assets are the only cacheable answers.
+NO_STORE = (b"cache-control", b"no-store")
+STATIC_PREFIX = "/static/"
+
+
+def security_headers_hook(environment: str) -> BeforeMessageSendHookHandler:
+    """A `before_send` hook: it sees every response the app sends, including the router's
+    own 404/405, CSRF refusals and error pages, which no route middleware wraps."""
     encoded = [(k.encode(), v.encode()) for k, v in security_headers(environment).items()]
 
-    class SecurityHeaders:
+    async def add_headers(message: Message, scope: Scope) -> None:
+        if scope["type"] != ScopeType.HTTP or message["type"] != "http.response.start":
+            return
+        headers = list(message.get("headers", []))
+        present = {bytes(name).lower() for name, _ in headers}
+        headers.extend((k, v) for k, v in encoded if k not in present)
+        if NO_STORE[0] not in present and not scope["path"].startswith(STATIC_PREFIX):
+            headers.append(NO_STORE)
+        message["headers"] = headers
+
+    return add_headers
+
+
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def _host(scheme: str, netloc: str) -> str:
+    host = netloc.strip().lower()
+    port = _DEFAULT_PORTS.get(scheme)
+    return host.removesuffix(f":{port}") if port else host
+
+
+def cross_site(
+    method: str, host: str | None, origin: str | None, fetch_site: str | None, bearer: bool
+) -> bool:
+    """True for a state-changing request a browser sent from another site.
+
+    Cookie-authenticated requests only: a bearer credential (the admin edge's API clients) is
+    never attached by a browser on its own. `Sec-Fetch-Site` (set by the browser, never by a
+    page) decides when present: `cross-site` and `same-site` (a sibling subdomain is not the
+    portal) are refused. `Origin` is compared with the `Host` the request was sent to; an
+    `Origin: null` says nothing (our `Referrer-Policy: no-referrer` makes browsers send it on
+    the portal's own forms). Without either header (curl, server-side clients, old browsers)
+    the CSRF token remains the protection."""
+    if method.upper() not in STATE_CHANGING or bearer:
+        return False
+    if fetch_site is not None and fetch_site.strip().lower() in ("cross-site", "same-site"):
+        return True
+    if origin is None or origin.strip().lower() == "null":
+        return False
+    parts = urlsplit(origin.strip())
+    if not parts.scheme or not parts.netloc or host is None:
+        return True
+    return _host(parts.scheme, parts.netloc) != _host(parts.scheme, host)
+
+
+def cross_site_guard(refusal: Callable[[], Exception]) -> type:
+    """Middleware refusing `cross_site` requests before any handler (or CSRF check) runs:
+    `refusal()` is raised, so the one error mapping answers it (page or JSON)."""
+
+    class CrossSiteGuard:
         def __init__(self, app: ASGIApp) -> None:
             self.app = app
 
         async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != ScopeType.HTTP:
-                await self.app(scope, receive, send)
-                return
+            if scope["type"] == ScopeType.HTTP:
+                headers = Headers.from_scope(scope)
+                if cross_site(
+                    scope["method"],
+                    headers.get("host"),
+                    headers.get("origin"),
+                    headers.get("sec-fetch-site"),
+                    bearer="authorization" in headers,
+                ):
+                    raise refusal()
+            await self.app(scope, receive, send)
 
-            async def send_with_headers(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    present = {name.lower() for name, _ in message.get("headers", [])}
-                    extra = [(k, v) for k, v in encoded if k not in present]
-                    message["headers"] = [*message.get("headers", []), *extra]
-                await send(message)
-
-            await self.app(scope, receive, send_with_headers)
-
-    return SecurityHeaders
+    return CrossSiteGuard
 
 
 def session_cookies(session: Session, portal_key: str, secure: bool) -> list[Cookie]:

@@ -2,13 +2,14 @@
 
 Routes hand templates a typed view model (a dataclass of `schemas.py`); its fields become the
 template's variables, beside the few every page has (`session`, `branding`, `errors`,
-`values`, `fmt`, `path`).
+`values`, `fmt`, `path`, `new_idempotency_key`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,10 @@ class Fmt:
         return str(value).replace("_", " ").capitalize()
 
 
+def new_idempotency_key() -> str:
+    return uuid.uuid4().hex
+
+
 def fmt_for(request: Request[Any, Any, Any], settings: Settings) -> Fmt:
     return Fmt(negotiate_locale(request.headers.get("accept-language"), settings.default_locale))
 
@@ -69,6 +74,10 @@ def page(
     context.setdefault("branding", None)
     context.setdefault("errors", {})
     context.setdefault("values", {})
+    # A fresh key per rendered form (`_macros.html`, `change_key`): submitting it twice (a
+    # double click, a resend) makes one change (`portal.submission`); a form shown again
+    # after an error gets a new one.
+    context["new_idempotency_key"] = new_idempotency_key
     context["fmt"] = fmt_for(request, settings)
     context["path"] = request.url.path
     return Template(template_name=template, context=context, status_code=status_code)

@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import TypeVar
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from portal_gateway.clients.http import call, decode, quote_segment
-from portal_gateway.errors import NotFoundError
+from portal_gateway.errors import InvalidCursorError, NotFoundError, UpstreamError
 from portal_gateway.portal.models import (
     Activity,
     ActivityItem,
     Branding,
+    ChangeKey,
+    ChangeKeyClaim,
+    ChangeKeySettled,
     Invoice,
     InvoicePage,
     Overview,
@@ -22,10 +25,21 @@ from portal_gateway.portal.models import (
     Subscription,
     Subscriptions,
 )
+from portal_kit.errors import ErrorBody
 
 M = TypeVar("M", bound=BaseModel)
 SERVICE = "billing-view"
 NOT_FOUND = "We could not find that."
+
+
+def _names_cursor(response: httpx.Response) -> bool:
+    """Whether billing-view refused the `cursor`: the one parameter a customer supplies
+    verbatim (from a link). Any other 400 is the gateway's own mistake (an upstream error)."""
+    try:
+        refusal = ErrorBody.model_validate_json(response.content)
+    except ValidationError:
+        return False
+    return bool(refusal.fields and "cursor" in refusal.fields)
 
 
 class BillingViewClient:
@@ -48,6 +62,13 @@ class BillingViewClient:
         response = await call(self.http, SERVICE, "GET", url, params=params)
         if response.status_code == 404:
             raise NotFoundError(NOT_FOUND)
+        if (
+            response.status_code == 400
+            and params
+            and "cursor" in params
+            and _names_cursor(response)
+        ):
+            raise InvalidCursorError
         return decode(response, model, SERVICE)
 
     async def page(
@@ -109,6 +130,29 @@ class BillingViewClient:
     async def change(self, tenant_id: str, bill_group_id: str, change_id: str) -> ActivityItem:
         path = f"/changes/{quote_segment(change_id)}"
         return await self._get(ActivityItem, tenant_id, bill_group_id, path)
+
+    # --- idempotency keys of changes ---------------------------------------------------
+
+    def _keys_path(self, tenant_id: str, bill_group_id: str) -> str:
+        tenant, bill_group = quote_segment(tenant_id), quote_segment(bill_group_id)
+        return f"/internal/v1/tenants/{tenant}/bill-groups/{bill_group}/change-keys"
+
+    async def claim_key(
+        self, tenant_id: str, bill_group_id: str, key: str, fingerprint: str, change_id: str
+    ) -> ChangeKey:
+        body = ChangeKeyClaim(key=key, fingerprint=fingerprint, change_id=change_id)
+        path = self._keys_path(tenant_id, bill_group_id)
+        response = await call(self.http, SERVICE, "POST", path, json=body)
+        return decode(response, ChangeKey, SERVICE)
+
+    async def settle_key(
+        self, tenant_id: str, bill_group_id: str, key: str, published: bool
+    ) -> None:
+        body = ChangeKeySettled(key=key, published=published)
+        path = f"{self._keys_path(tenant_id, bill_group_id)}/settled"
+        response = await call(self.http, SERVICE, "POST", path, json=body)
+        if response.status_code != 204:
+            raise UpstreamError(f"{SERVICE} {path} -> {response.status_code}")
 
     async def healthy(self) -> bool:
         return (await self.http.get("/healthz")).status_code == 200

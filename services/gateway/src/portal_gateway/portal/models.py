@@ -218,6 +218,27 @@ class Activity(Record):
     items: list[ActivityItem]
 
 
+class ChangeKey(Record):
+    """billing-view's answer to a claim of an idempotency key: the key's change, the body
+    fingerprint it was first sent with, and whether THIS caller publishes the change."""
+
+    change_id: str
+    fingerprint: str
+    published: bool
+    publish: bool
+
+
+class ChangeKeyClaim(Record):
+    key: str
+    fingerprint: str
+    change_id: str
+
+
+class ChangeKeySettled(Record):
+    key: str
+    published: bool
+
+
 class PortalPage(Record):
     """Everything one portal page shows, in ONE billing-view answer (`…/pages/{page}`):
     the branding and the page's parts (those the page does not show are null)."""

@@ -8,8 +8,6 @@ so unit tests run them against in-memory fakes.
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -30,8 +28,8 @@ from portal_gateway.errors import (
     FormInvalidError,
     NotFoundError,
     ReadOnlySessionError,
-    UpstreamError,
 )
+from portal_gateway.portal.domain.change_ids import PREFIX, ChangeIds
 from portal_gateway.portal.domain.download import safe_filename
 from portal_gateway.portal.domain.forms import (
     parse_bank_account,
@@ -49,6 +47,13 @@ from portal_gateway.portal.models import (
     PaymentMethod,
     PortalPage,
     Subscription,
+)
+from portal_gateway.portal.submission import (
+    Change,
+    ChangeKeys,
+    ChangePublisher,
+    ChangeSubmitter,
+    Submitted,
 )
 
 # A draft is the merchant's work in progress, not a bill: customers see issued invoices only
@@ -89,12 +94,6 @@ class BillingReader(Protocol):
     async def change(self, tenant_id: str, bill_group_id: str, change_id: str) -> ActivityItem: ...
 
 
-class ChangePublisher(Protocol):
-    """Publishes one customer change, acknowledged by Kafka, or raises PublishError."""
-
-    async def publish(self, session: Session, payload: BaseModel) -> None: ...
-
-
 class DocumentStore(Protocol):
     """Opens a stored document; fails (NotFoundError/UpstreamError) before the first byte."""
 
@@ -102,25 +101,10 @@ class DocumentStore(Protocol):
 
 
 @dataclass(frozen=True)
-class Submitted:
-    change_id: str
-    # billing-view's activity item, or None when it has not caught up within the wait.
-    item: ActivityItem | None
-
-    @property
-    def status(self) -> str:
-        return self.item.status if self.item is not None else "pending"
-
-
-@dataclass(frozen=True)
 class Download:
     chunks: AsyncIterator[bytes]
     filename: str
     content_type: str
-
-
-def new_change_id() -> str:
-    return f"chg_{uuid.uuid4().hex}"
 
 
 def require_writable(session: Session) -> None:
@@ -136,12 +120,17 @@ class PortalService:
         vault: PaymentVault,
         documents: DocumentStore,
         change_visible_wait_seconds: float = 3.0,
+        *,
+        keys: ChangeKeys,
+        change_ids: ChangeIds,
     ) -> None:
         self.billing = billing
-        self.publisher = publisher
         self.vault = vault
         self.documents = documents
-        self.change_visible_wait_seconds = change_visible_wait_seconds
+        self.change_ids = change_ids
+        self.changes = ChangeSubmitter(
+            billing, publisher, keys, change_ids, change_visible_wait_seconds
+        )
 
     # --- reads -------------------------------------------------------------------------
 
@@ -161,9 +150,16 @@ class PortalService:
         return await self.billing.page(session.tenant_id, session.bill_group_id, "invoices", params)
 
     async def change_page(self, session: Session, change_id: str) -> PortalPage:
-        """The change (None while billing-view has not caught up with it) and the branding."""
+        """The change (None while billing-view has not caught up with it) and the branding;
+        NotFoundError for an id billing-view does not know and that was not minted for this
+        bill group (invented, or another bill group's or tenant's)."""
         name = f"changes/{quote_segment(change_id)}"
-        return await self.billing.page(session.tenant_id, session.bill_group_id, name)
+        data = await self.billing.page(session.tenant_id, session.bill_group_id, name)
+        if data.change is None and not self.change_ids.minted_for(
+            session.tenant_id, session.bill_group_id, change_id
+        ):
+            raise NotFoundError(NOT_FOUND)
+        return data
 
     async def branding(self, session: Session) -> Branding:
         return (await self.page(session, "branding")).branding
@@ -214,30 +210,32 @@ class PortalService:
         except NotFoundError:
             return None
 
-    # --- changes -----------------------------------------------------------------------
+    # --- changes: `key` is the submit's idempotency key (None: every submit is new) ---------
 
-    async def change_billing_profile(self, session: Session, form: Mapping[str, str]) -> Submitted:
+    async def change_billing_profile(
+        self, session: Session, form: Mapping[str, str], key: str | None = None
+    ) -> Submitted:
         require_writable(session)
         overview = await self.overview(session)
         contact = overview.bill_group.billing_contact
         country = contact.address.country if contact and contact.address else None
         parsed = parse_billing_profile(form, country)
-        if parsed.value is None or parsed.errors:
+        profile = parsed.value
+        if profile is None or parsed.errors:
             raise FormInvalidError(parsed.errors)
-        change_id = new_change_id()
-        return await self._publish(
-            session,
-            change_id,
-            BillingProfileChangeRequested(
+
+        async def build(change_id: str) -> BaseModel:
+            return BillingProfileChangeRequested(
                 change_id=change_id,
                 bill_group_id=session.bill_group_id,
                 actor_email=session.email,
-                billing_profile=parsed.value,
-            ),
-        )
+                billing_profile=profile,
+            )
+
+        return await self.changes.submit(session, Change("billing_profile", form, key), build)
 
     async def change_contact(
-        self, session: Session, role: str, form: Mapping[str, str]
+        self, session: Session, role: str, form: Mapping[str, str], key: str | None = None
     ) -> Submitted:
         require_writable(session)
         try:
@@ -245,23 +243,23 @@ class PortalService:
         except ValueError as exc:
             raise FormInvalidError({"role": "Choose the billing or the shipping contact."}) from exc
         parsed = parse_contact(form)
-        if parsed.value is None or parsed.errors:
+        contact = parsed.value
+        if contact is None or parsed.errors:
             raise FormInvalidError(parsed.errors)
-        change_id = new_change_id()
-        return await self._publish(
-            session,
-            change_id,
-            ContactChangeRequested(
+
+        async def build(change_id: str) -> BaseModel:
+            return ContactChangeRequested(
                 change_id=change_id,
                 bill_group_id=session.bill_group_id,
                 actor_email=session.email,
                 role=contact_role,
-                contact=parsed.value,
-            ),
-        )
+                contact=contact,
+            )
+
+        return await self.changes.submit(session, Change(f"contact:{role}", form, key), build)
 
     async def change_default_payment_method(
-        self, session: Session, payment_method_id: str
+        self, session: Session, payment_method_id: str, key: str | None = None
     ) -> Submitted:
         require_writable(session)
         # Raises NotFoundError for a method of another bill group: the page answers 404.
@@ -270,39 +268,46 @@ class PortalService:
         )
         if method.expired:
             raise FormInvalidError({"payment_method_id": "An expired card cannot be the default."})
-        change_id = new_change_id()
-        return await self._publish(
-            session,
-            change_id,
-            DefaultPaymentMethodChangeRequested(
+
+        async def build(change_id: str) -> BaseModel:
+            return DefaultPaymentMethodChangeRequested(
                 change_id=change_id,
                 bill_group_id=session.bill_group_id,
                 actor_email=session.email,
                 payment_method_id=payment_method_id,
-            ),
+            )
+
+        fields = {"payment_method_id": payment_method_id}
+        return await self.changes.submit(
+            session, Change("default_payment_method", fields, key), build
         )
 
     async def add_payment_method(
-        self, session: Session, form: Mapping[str, str], today: date | None = None
+        self,
+        session: Session,
+        form: Mapping[str, str],
+        today: date | None = None,
+        key: str | None = None,
     ) -> Submitted:
         require_writable(session)
         kind = form.get("type", "card")
         parsed = parse_card(form) if kind == "card" else parse_bank_account(form)
-        if parsed.value is None or parsed.errors:
+        details = parsed.value
+        if details is None or parsed.errors:
             raise FormInvalidError(parsed.errors)
-        try:
-            vaulted = await self.vault.tokenize(parsed.value, today or datetime.now(UTC).date())
-        except VaultRejectedError as exc:
-            raise FormInvalidError({exc.field: exc.message}) from exc
-        change_id = new_change_id()
-        return await self._publish(
-            session,
-            change_id,
-            PaymentMethodAddRequested(
+        on = today or datetime.now(UTC).date()
+
+        async def build(change_id: str) -> BaseModel:
+            try:
+                vaulted = await self.vault.tokenize(details, on)
+            except VaultRejectedError as exc:
+                raise FormInvalidError({exc.field: exc.message}) from exc
+            return PaymentMethodAddRequested(
                 change_id=change_id,
                 bill_group_id=session.bill_group_id,
                 actor_email=session.email,
-                payment_method_id=f"pm_{uuid.uuid4().hex}",
+                # From the change id: a repeat that publishes the change adds the same method.
+                payment_method_id=f"pm_{change_id.removeprefix(PREFIX)}",
                 vault_token=vaulted.token,
                 type=vaulted.type,
                 brand=vaulted.brand,
@@ -311,21 +316,6 @@ class PortalService:
                 exp_year=vaulted.exp_year,
                 holder_name=vaulted.holder_name,
                 make_default=form.get("make_default") in ("on", "true", "1"),
-            ),
-        )
+            )
 
-    async def _publish(self, session: Session, change_id: str, payload: BaseModel) -> Submitted:
-        await self.publisher.publish(session, payload)
-        return Submitted(change_id, await self._wait_until_visible(session, change_id))
-
-    async def _wait_until_visible(self, session: Session, change_id: str) -> ActivityItem | None:
-        """Read-your-writes: the change's activity item, or None if billing-view is behind."""
-        delay, waited = 0.05, 0.0
-        while waited <= self.change_visible_wait_seconds:
-            try:
-                return await self.change(session, change_id)
-            except (NotFoundError, UpstreamError):
-                await asyncio.sleep(delay)
-                waited += delay
-                delay = min(delay * 2, 0.5)
-        return None
+        return await self.changes.submit(session, Change("payment_method", form, key), build)

@@ -105,7 +105,7 @@ class SigninController(Controller):
         except NotFoundError:
             return _unknown(request, settings)  # rotated since the page was shown
         except (FormInvalidError, RateLimitedError) as exc:
-            return page(
+            refused = page(
                 request,
                 settings,
                 "signin.html",
@@ -115,6 +115,8 @@ class SigninController(Controller):
                 values={"email": email},
                 errors=exc.fields or {},
             )
+            refused.headers.update(exc.headers())  # a 429's Retry-After
+            return refused
         view = CheckEmailPage(portal_key, pending_id, email, entry.portal.usable)
         return page(request, settings, "check_email.html", 200, view, branding=entry.branding)
 
@@ -143,7 +145,9 @@ class SigninController(Controller):
                 errors=exc.errors,
             )
         except (GoneError, RateLimitedError) as exc:
-            return _expired(request, settings, portal_key, exc.status)
+            expired = _expired(request, settings, portal_key, exc.status)
+            expired.headers.update(exc.headers())
+            return expired
         return _signed_in(settings, session, portal_key)
 
     @get(route_path(VERIFY_SUFFIX))
@@ -169,6 +173,12 @@ class SigninController(Controller):
         try:
             session = await signin.verify_link(token)
         except GoneError:
+            # A link of a rotated portal answers as its GET page does (access refused it:
+            # the rotation cancelled it), not as merely expired.
+            try:
+                await signin.entry(portal_key)
+            except NotFoundError:
+                return _unknown(request, settings)
             return _expired(request, settings, portal_key, 410)
         return _signed_in(settings, session, portal_key)
 

@@ -12,10 +12,11 @@ from typing import Annotated
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
-from litestar.params import Body, FromPath, FromQuery
+from litestar.params import Body, FromPath, FromQuery, HeaderParameter
 from litestar.response import Response, Stream
 
 from portal_gateway.clients.models import Session
+from portal_gateway.portal.domain.idempotency import HEADER
 from portal_gateway.portal.models import (
     Activity,
     ActivityItem,
@@ -35,7 +36,8 @@ from portal_gateway.portal.schemas import (
     SessionOut,
     as_form,
 )
-from portal_gateway.portal.service import PortalService, Submitted
+from portal_gateway.portal.service import PortalService
+from portal_gateway.portal.submission import Submitted, idempotency_key
 from portal_gateway.security import clear_session_cookie
 from portal_gateway.settings import Settings
 from portal_gateway.signin.service import SigninService
@@ -44,6 +46,17 @@ from portal_kit.errors import ErrorBody
 API_PATH = "/api/portal/v1"
 Portal = NamedDependency[PortalService]
 Customer = NamedDependency[Session]
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name=HEADER,
+        required=False,
+        description="Optional, recommended: a repeat with the same key (a retry after a "
+        "timeout, a double click) answers the first request's change and changes nothing "
+        "again; the same key with a different body answers 422 `idempotency_key_reused`. "
+        "1-128 printable characters, e.g. a UUID.",
+    ),
+]
 
 
 def _error(description: str) -> ResponseSpec:
@@ -59,7 +72,10 @@ WRITE_ERRORS = {
     **READ_ERRORS,
     400: _error("The body is not valid (`invalid`, with `fields`)."),
     403: _error("CSRF header missing or wrong, or a read-only preview (`read_only`)."),
-    422: _error("A rule refused a value (`invalid`, one message per field in `fields`)."),
+    422: _error(
+        "A rule refused a value (`invalid`, one message per field in `fields`), or the "
+        "`Idempotency-Key` was used before for a different change (`idempotency_key_reused`)."
+    ),
     503: _error("Nothing was changed (`not_saved` / `unavailable`); try again."),
 }
 
@@ -141,8 +157,10 @@ class PortalApi(Controller):
         portal: Portal,
         session: Customer,
         data: Annotated[BillingProfileIn, Body()],
+        idempotency: IdempotencyKey = None,
     ) -> Response[ChangeAccepted]:
-        return accepted(await portal.change_billing_profile(session, as_form(data)))
+        key = idempotency_key(idempotency, HEADER)
+        return accepted(await portal.change_billing_profile(session, as_form(data), key))
 
     @post("/contacts/{role:str}", status_code=202, responses=WRITE_ERRORS)
     async def change_contact(
@@ -151,8 +169,10 @@ class PortalApi(Controller):
         session: Customer,
         role: FromPath[str],
         data: Annotated[ContactIn, Body()],
+        idempotency: IdempotencyKey = None,
     ) -> Response[ChangeAccepted]:
-        return accepted(await portal.change_contact(session, role, as_form(data)))
+        key = idempotency_key(idempotency, HEADER)
+        return accepted(await portal.change_contact(session, role, as_form(data), key))
 
     @post("/default-payment-method", status_code=202, responses=WRITE_ERRORS)
     async def change_default_payment_method(
@@ -160,9 +180,11 @@ class PortalApi(Controller):
         portal: Portal,
         session: Customer,
         data: Annotated[DefaultPaymentMethodIn, Body()],
+        idempotency: IdempotencyKey = None,
     ) -> Response[ChangeAccepted]:
+        key = idempotency_key(idempotency, HEADER)
         method_id = data.payment_method_id
-        return accepted(await portal.change_default_payment_method(session, method_id))
+        return accepted(await portal.change_default_payment_method(session, method_id, key))
 
     @post("/payment-methods", status_code=202, responses=WRITE_ERRORS)
     async def add_payment_method(
@@ -170,8 +192,10 @@ class PortalApi(Controller):
         portal: Portal,
         session: Customer,
         data: Annotated[PaymentMethodIn, Body()],
+        idempotency: IdempotencyKey = None,
     ) -> Response[ChangeAccepted]:
-        return accepted(await portal.add_payment_method(session, as_form(data)))
+        key = idempotency_key(idempotency, HEADER)
+        return accepted(await portal.add_payment_method(session, as_form(data), key=key))
 
     @post("/signout", status_code=204)
     async def signout(

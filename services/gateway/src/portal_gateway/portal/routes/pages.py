@@ -19,6 +19,7 @@ from litestar.response import Redirect, Stream, Template
 from portal_contracts.urls import portal_path
 from portal_gateway.clients.models import Session
 from portal_gateway.errors import FormInvalidError, NotFoundError, UpstreamError
+from portal_gateway.portal.domain.idempotency import FORM_FIELD
 from portal_gateway.portal.schemas import (
     CONTACT_ROLES,
     ECHOED_PAYMENT_FIELDS,
@@ -35,7 +36,8 @@ from portal_gateway.portal.schemas import (
     SubscriptionsPage,
     contact_values,
 )
-from portal_gateway.portal.service import INVOICE_STATUSES, Download, PortalService, Submitted
+from portal_gateway.portal.service import INVOICE_STATUSES, Download, PortalService
+from portal_gateway.portal.submission import Submitted, idempotency_key
 from portal_gateway.security import clear_session_cookie, portal_key_cookie
 from portal_gateway.settings import Settings
 from portal_gateway.signin.service import SigninService
@@ -56,6 +58,11 @@ def require(part: T | None) -> T:
     if part is None:
         raise UpstreamError("billing-view page without its data")
     return part
+
+
+def key_of(form: dict[str, str]) -> str | None:
+    """The form's idempotency key (rendered into it as a hidden field)."""
+    return idempotency_key(form.get(FORM_FIELD))
 
 
 def after_change(submitted: Submitted) -> Redirect:
@@ -154,7 +161,8 @@ class PortalPages(Controller):
         self, pages: Page, portal: Portal, session: Customer, data: Form
     ) -> Template | Redirect:
         try:
-            return after_change(await portal.change_billing_profile(session, data))
+            submitted = await portal.change_billing_profile(session, data, key_of(data))
+            return after_change(submitted)
         except FormInvalidError as exc:
             return await pages.details(400, exc.errors, dict(data))
 
@@ -164,7 +172,8 @@ class PortalPages(Controller):
     ) -> Template | Redirect:
         method_id = str(data.get("payment_method_id", ""))
         try:
-            return after_change(await portal.change_default_payment_method(session, method_id))
+            submitted = await portal.change_default_payment_method(session, method_id, key_of(data))
+            return after_change(submitted)
         except FormInvalidError as exc:
             return await pages.details(400, exc.errors)
 
@@ -205,7 +214,7 @@ class PortalPages(Controller):
         if role not in CONTACT_ROLES:
             raise NotFoundError("We could not find that.")
         try:
-            return after_change(await portal.change_contact(session, role, data))
+            return after_change(await portal.change_contact(session, role, data, key_of(data)))
         except FormInvalidError as exc:
             return await pages.render(
                 "contact_edit.html",
@@ -231,7 +240,7 @@ class PortalPages(Controller):
         self, pages: Page, portal: Portal, session: Customer, data: Form
     ) -> Template | Redirect:
         try:
-            return after_change(await portal.add_payment_method(session, data))
+            return after_change(await portal.add_payment_method(session, data, key=key_of(data)))
         except FormInvalidError as exc:
             # Never echo card or account numbers back into the page.
             safe = {k: v for k, v in data.items() if k in ECHOED_PAYMENT_FIELDS}
@@ -247,14 +256,17 @@ class PortalPages(Controller):
         portal: Portal,
         session: Customer,
         payment_method_id: FromPath[str],
+        data: Form,
     ) -> Template | Redirect:
         try:
-            submitted = await portal.change_default_payment_method(session, payment_method_id)
+            submitted = await portal.change_default_payment_method(
+                session, payment_method_id, key_of(data)
+            )
         except FormInvalidError as exc:
-            data = await portal.page(session, "payment-methods")
-            view = PaymentMethodsPage(require(data.payment_methods))
+            shown = await portal.page(session, "payment-methods")
+            view = PaymentMethodsPage(require(shown.payment_methods))
             return await pages.render(
-                "payment_methods.html", view, 400, errors=exc.errors, branding=data.branding
+                "payment_methods.html", view, 400, errors=exc.errors, branding=shown.branding
             )
         return after_change(submitted)
 
