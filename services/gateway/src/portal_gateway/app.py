@@ -45,6 +45,7 @@ from portal_gateway.staff.domain import derive_key
 from portal_gateway.staff.routes import StaffCookies, StaffPages
 from portal_gateway.staff.service import StaffConsole
 from portal_gateway.web import page
+from portal_kit.access_log import AccessLog
 from portal_kit.ops import ops_routes
 
 HERE = Path(__file__).parent
@@ -147,6 +148,7 @@ def create_app(
         exclude=["/metrics", "/healthz", "/readyz", "/static"],
     )
     return Litestar(
+        plugins=[AccessLog()],
         route_handlers=route_handlers,
         lifespan=[lifespan],
         dependencies=providers(services),
