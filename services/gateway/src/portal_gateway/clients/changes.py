@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 
+from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
@@ -96,26 +97,43 @@ class ChangePublisher:
         """A started producer, after as many attempts as it takes (capped backoff)."""
         delay = FIRST_RETRY_SECONDS
         while True:
-            broker = self._new_broker()
+            broker: KafkaBroker | None = None
             try:
+                # Probed first with a client that is always closed: a producer whose start
+                # fails is never closed by faststream (aiokafka then logs it as leaked).
+                await asyncio.wait_for(self._bootstrap(), START_TIMEOUT_SECONDS)
+                broker = self._new_broker()
                 await asyncio.wait_for(broker.start(), START_TIMEOUT_SECONDS)
                 return broker
             except asyncio.CancelledError:
-                with contextlib.suppress(Exception):
-                    await broker.stop()
+                if broker is not None:
+                    with contextlib.suppress(Exception):
+                        await broker.stop()
                 raise
             except Exception as exc:  # noqa: BLE001 - retried until Kafka answers
                 log.warning(
                     "kafka not reachable; retrying",
                     extra={"error_type": type(exc).__name__, "retry_in": delay},
                 )
-                # A fresh producer per attempt: release this half-open one entirely.
-                with contextlib.suppress(Exception):
-                    await broker.stop()
+                if broker is not None:
+                    with contextlib.suppress(Exception):
+                        await broker.stop()
             finally:
                 self._first_attempt.set()
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_CAP_SECONDS)
+
+    async def _bootstrap(self) -> None:
+        """Raises unless Kafka answers a metadata request."""
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            request_timeout_ms=int(START_TIMEOUT_SECONDS * 1000),
+            **self.settings.kafka_client_options(),
+        )
+        try:
+            await admin.start()
+        finally:
+            await admin.close()
 
     async def publish(self, session: Session, payload: BaseModel) -> None:
         event = make_event(
