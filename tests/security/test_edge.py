@@ -214,3 +214,20 @@ def test_a_link_mailed_before_a_rotation_is_refused_on_get_and_post(portal: DevP
         assert "This portal link is not valid" in used.text
         assert "portal_session" not in browser.cookies
         assert browser.get("/api/portal/v1/session").status_code == 401
+
+
+def test_admin_calls_through_the_edge_honour_idempotency_keys(portal: DevPortal) -> None:
+    bg = active_bill_group(portal, 1)
+    gateway = portal.ready["gateway_url"]
+    headers = {
+        "Authorization": f"Bearer {portal.ready['admin_api_key']}",
+        "Idempotency-Key": str(uuid.uuid4()),
+    }
+    path = f"{gateway}/api/admin/v1/bill-groups/{bg['bill_group_id']}/portal/link/rotate"
+    first = httpx.post(path, headers=headers, timeout=30)
+    again = httpx.post(path, headers=headers, timeout=30)
+    assert first.status_code == 200, first.text
+    assert (again.status_code, again.json()) == (200, first.json())
+    assert again.headers["idempotent-replayed"] == "true"
+    # One rotation: the link in force is the one both answers name.
+    assert active_bill_group(portal, 1)["portal_url"] == first.json()["portal_url"]

@@ -23,6 +23,9 @@ from portal_access.audit.repository import AuditRepository
 from portal_access.db import Mongo, mongo_client
 from portal_access.errors import validation_error
 from portal_access.handlers import consumer_policy, register
+from portal_access.idempotency.middleware import idempotent_admin
+from portal_access.idempotency.repository import IdempotencyRepository
+from portal_access.idempotency.service import IdempotencyService
 from portal_access.outbox.publisher import KafkaPublisher
 from portal_access.outbox.relay import Relay, no_relay
 from portal_access.outbox.repository import OutboxRepository
@@ -91,7 +94,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     audit_repo = AuditRepository(mongo)
     outbox_repo = OutboxRepository(mongo)
     staff_repo = StaffLinkRepository(mongo)
+    idempotency_repo = IdempotencyRepository(mongo)
     repositories = (
+        idempotency_repo,
         portal_repo,
         session_repo,
         challenge_repo,
@@ -138,6 +143,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "/",
         route_handlers=[AdminPortal, AdminSessions],
         dependencies={"who": Provide(admin_principal(callers))},
+        middleware=[idempotent_admin(callers, IdempotencyService(idempotency_repo, clock))],
     )
     internal = Router(
         "/",

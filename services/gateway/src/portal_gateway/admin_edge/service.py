@@ -12,7 +12,13 @@ from portal_gateway.clients.models import Forwarded
 from portal_gateway.errors import TooLargeError
 
 FORWARDED_REQUEST_HEADERS = ("authorization", "content-type", "accept", "idempotency-key")
-FORWARDED_RESPONSE_HEADERS = ("content-type", "location", "retry-after", "etag")
+FORWARDED_RESPONSE_HEADERS = (
+    "content-type",
+    "location",
+    "retry-after",
+    "etag",
+    "idempotent-replayed",
+)
 MAX_BODY = 1024 * 1024
 
 
