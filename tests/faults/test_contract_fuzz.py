@@ -2,9 +2,10 @@
 
 Events drawn by hypothesis from the contracts' JSON Schemas (what upstream validates
 against), contract-valid ones and invalid ones (out-of-range integers and instants, wrong
-types, missing and extra fields, truncated JSON, arbitrary bytes), are published with aiokafka
-to the real topics that access, billing-view and the notifier consume; the three apps run in
-this process (lifespan, Kafka consumers) on the session's Kafka and MongoDB. Then:
+types, missing and extra fields, truncated JSON, arbitrary and hostile bytes), are published
+with aiokafka to the real topics that access, billing-view and the notifier consume; the
+three apps run in this process (lifespan, Kafka consumers) on the session's Kafka and
+MongoDB. Then:
 
 - each consumer group's committed offset reaches the end of every partition it reads (nothing
   holds a partition), and a marker behind everything is applied by each service (read by
@@ -38,6 +39,7 @@ from pymongo import AsyncMongoClient
 
 from billing_view import db as billing_db
 from billing_view.app import create_app as billing_view_app
+from billing_view.projection.domain import STATE_KINDS
 from billing_view.settings import Settings as BillingViewSettings
 from portal_access.app import create_app as access_app
 from portal_access.db import bill_group_key
@@ -61,29 +63,13 @@ Json = Any
 Records = tuple[list[tuple[Topic, bytes]], list[tuple[Topic, bytes]]]  # (valid, invalid)
 EXAMPLES_PER_KIND = 30
 
+# What each service subscribes to, as the topic registry says.
 CONSUMED: dict[ConsumerGroup, tuple[Topic, ...]] = {
-    ConsumerGroup.ACCESS: (Topic.BILL_GROUPS,),
-    ConsumerGroup.BILLING_VIEW: (
-        Topic.ENTITIES,
-        Topic.BILL_GROUPS,
-        Topic.SUBSCRIPTIONS,
-        Topic.INVOICES,
-        Topic.PAYMENT_METHODS,
-        Topic.CHANGE_RESULTS,
-        Topic.PORTAL_CUSTOMER_CHANGES,
-    ),
-    ConsumerGroup.NOTIFIER: (Topic.PORTAL_SIGNIN, Topic.ENTITIES, Topic.BILL_GROUPS),
+    group: tuple(t for t in Topic if group in TOPICS[t].consumers)
+    for group in (ConsumerGroup.ACCESS, ConsumerGroup.BILLING_VIEW, ConsumerGroup.NOTIFIER)
 }
 TOPICS_READ = sorted({t for topics in CONSUMED.values() for t in topics})
 SPECS = [s for s in all_specs() if s.topic in TOPICS_READ]
-# The payload field naming a state event's aggregate (consumers check the envelope agrees).
-AGGREGATE_FIELD = {
-    "entity.state": "entity_id",
-    "bill_group.state": "bill_group_id",
-    "subscription.state": "subscription_id",
-    "invoice.state": "invoice_id",
-    "payment_method.state": "payment_method_id",
-}
 # Out of range for every integer of the contracts (int64 amounts, counts >= 0, small ranges).
 BAD_INTEGERS = (2**63, 2**64, -(2**63) - 1, 10**30, 0.5)
 BAD_INSTANTS = ("9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+05:00")
@@ -189,7 +175,7 @@ def valid_events(draw: st.DrawFn) -> tuple[Topic, dict[str, Json]]:
     body = draw(_envelopes(spec))
     body["type"], body["schema_version"] = spec.event_type.value, spec.schema_version
     payload = body["payload"]
-    id_field = AGGREGATE_FIELD.get(spec.event_type.value, "bill_group_id")
+    id_field = STATE_KINDS.get(spec.event_type.value, (None, "bill_group_id"))[1]
     body["aggregate_id"] = payload[id_field]
     if spec.state_event and body.get("aggregate_version") is None:
         body["aggregate_version"] = 0
