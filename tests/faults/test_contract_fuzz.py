@@ -61,7 +61,9 @@ pytestmark = pytest.mark.integration
 
 Json = Any
 Records = tuple[list[tuple[Topic, bytes]], list[tuple[Topic, bytes]]]  # (valid, invalid)
-EXAMPLES_PER_KIND = 30
+# Each example: one valid event of every type the three consume, and a few invalid records.
+EXAMPLES = 4
+INVALID_PER_EXAMPLE = 8
 
 # What each service subscribes to, as the topic registry says.
 CONSUMED: dict[ConsumerGroup, tuple[Topic, ...]] = {
@@ -168,10 +170,10 @@ def _envelopes(spec: EventSpec) -> st.SearchStrategy[dict[str, Json]]:
 
 
 @st.composite
-def valid_events(draw: st.DrawFn) -> tuple[Topic, dict[str, Json]]:
+def valid_events(draw: st.DrawFn, spec: EventSpec | None = None) -> tuple[Topic, dict[str, Json]]:
     """A schema-valid event on its registry topic, as its producer would send it: the envelope
     names the payload's aggregate, and a state event carries its version."""
-    spec = draw(st.sampled_from(SPECS))
+    spec = spec or draw(st.sampled_from(SPECS))
     body = draw(_envelopes(spec))
     body["type"], body["schema_version"] = spec.event_type.value, spec.schema_version
     payload = body["payload"]
@@ -234,17 +236,22 @@ def draw_records() -> Records:
     invalid: list[tuple[Topic, bytes]] = []
 
     @settings(
-        max_examples=EXAMPLES_PER_KIND,
+        max_examples=EXAMPLES,
         derandomize=True,
         database=None,
         deadline=None,
         phases=[Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    @given(valid_events(), invalid_records())
-    def collect(good: tuple[Topic, dict[str, Json]], bad: tuple[Topic, bytes]) -> None:
-        valid.append((good[0], json.dumps(good[1]).encode()))
-        invalid.append(bad)
+    @given(
+        st.tuples(*(valid_events(spec) for spec in SPECS)),
+        st.lists(invalid_records(), min_size=INVALID_PER_EXAMPLE, max_size=INVALID_PER_EXAMPLE),
+    )
+    def collect(
+        good: tuple[tuple[Topic, dict[str, Json]], ...], bad: list[tuple[Topic, bytes]]
+    ) -> None:
+        valid.extend((topic, json.dumps(body).encode()) for topic, body in good)
+        invalid.extend(bad)
 
     collect()
     return valid, [*invalid, *pinned_records()]
