@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import logging
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -47,7 +48,21 @@ def in_extra(value: object) -> logging.LogRecord:
     return record
 
 
-PLACEMENTS: list[Placement] = [in_message, in_args, in_dict_args, in_nested_extra, in_extra]
+def in_exception(value: object) -> logging.LogRecord:
+    try:
+        raise ValueError(f"could not handle {value}")
+    except ValueError:
+        return logging.makeLogRecord({"msg": "failed", "exc_info": sys.exc_info()})
+
+
+PLACEMENTS: list[Placement] = [
+    in_message,
+    in_args,
+    in_dict_args,
+    in_nested_extra,
+    in_extra,
+    in_exception,
+]
 placements = st.sampled_from(PLACEMENTS)
 
 
