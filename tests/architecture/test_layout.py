@@ -79,3 +79,26 @@ def test_the_script_check_names_an_import_of_a_service(tmp_path: Path) -> None:
         "from portal_contracts.codec import encode\nfrom billing_view.queries import service\n"
     )
     assert _script_checker().violations(tmp_path) == ["bench/probe.py:2: imports billing_view"]
+
+
+def _subscriber_calls(tree: ast.AST) -> list[ast.Call]:
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "subscriber"
+    ]
+
+
+def test_every_kafka_subscriber_leaves_decoding_to_the_consumer_policy() -> None:
+    """FastStream's own decoder can raise before the handler runs (deep JSON nesting, huge
+    integers), which rewinds the partition forever instead of dead-lettering the record:
+    every subscriber takes the body as bytes (`portal_kit.consumer.undecoded`)."""
+    calls = {
+        f"{p.relative_to(REPO)}:{call.lineno}": {k.arg: ast.unparse(k.value) for k in call.keywords}
+        for p in _service_modules()
+        for call in _subscriber_calls(ast.parse(p.read_text()))
+    }
+    assert len(calls) >= 3, calls
+    assert {where for where, kw in calls.items() if kw.get("decoder") != "undecoded"} == set()
