@@ -34,7 +34,7 @@ class Lines(logging.Handler):
         self.entries.append(json.loads(self.format(record)))
 
     def access(self) -> list[dict[str, Any]]:
-        return [e for e in self.entries if e["logger"] == "portal.access"]
+        return [e for e in self.entries if e["logger"] == "http.access"]
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ def test_the_trace_id_is_returned_and_carried_by_every_line_of_the_request(
     assert re.fullmatch("[0-9a-f]{32}", trace_id)
     assert other.headers[TRACE_HEADER] != trace_id
     mine = [e for e in lines.entries if e.get("trace_id") == trace_id]
-    assert [e["logger"] for e in mine] == ["portal.test", "portal.access"]
+    assert [e["logger"] for e in mine] == ["portal.test", "http.access"]
 
 
 def test_a_w3c_traceparent_trace_id_is_reused(lines: Lines) -> None:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from litestar.config.app import AppConfig
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-log = logging.getLogger("portal.access")
+log = logging.getLogger("http.access")
 
 TRACE_HEADER = "x-request-id"
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-(?P<trace>[0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
