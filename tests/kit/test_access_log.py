@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from litestar import Litestar, get
+from litestar.params import FromPath
 from litestar.testing import TestClient
 
 from portal_kit.access_log import TRACE_HEADER, AccessLog
@@ -50,7 +51,7 @@ def lines() -> Iterator[Lines]:
 
 
 @get("/p/{key:str}/verify/{token:str}", sync_to_thread=False)
-def verify(key: str, token: str) -> dict[str, str]:
+def verify(key: FromPath[str], token: FromPath[str]) -> dict[str, str]:
     logging.getLogger("portal.test").info("verifying")
     return {"ok": "yes"}
 
