@@ -44,6 +44,7 @@ def test_session_cookie_flags(environment: str, secure: bool) -> None:
         environment=environment,
         internal_api_token="x" * 40,
         csrf_secret="y" * 40,
+        trusted_proxies="10.42.0.0/16",
     )
     assert settings.cookie_secure is secure
     for cookie in session_cookies(SESSION, "key", settings.cookie_secure):
@@ -55,9 +56,14 @@ def test_session_cookie_flags(environment: str, secure: bool) -> None:
 @pytest.mark.parametrize(
     "overrides",
     [
-        {"csrf_secret": "y" * 40},
-        {"internal_api_token": "x" * 40},
-        {"internal_api_token": "x" * 40, "csrf_secret": "y" * 40, "dev_mailbox_enabled": True},
+        {"csrf_secret": "y" * 40, "trusted_proxies": "10.42.0.0/16"},
+        {"internal_api_token": "x" * 40, "trusted_proxies": "10.42.0.0/16"},
+        {
+            "internal_api_token": "x" * 40,
+            "csrf_secret": "y" * 40,
+            "trusted_proxies": "10.42.0.0/16",
+            "dev_mailbox_enabled": True,
+        },
     ],
 )
 def test_production_refuses_dev_values(overrides: dict[str, Any]) -> None:
