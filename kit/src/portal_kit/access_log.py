@@ -43,6 +43,13 @@ def trace_id_of(traceparent: str | None) -> str:
     return secrets.token_hex(16)
 
 
+def route_template(scope: Scope) -> str | None:
+    """The matched route's template (`/p/{key}`); None when no route matched (404, 405).
+    Litestar's router sets it in the scope once a route matched."""
+    template = scope.get("path_template")
+    return str(template) if template else None
+
+
 class AccessLogMiddleware:
     """Plain ASGI: it wraps the whole application, so that requests no route matched (404,
     405) and errors raised by routing are logged too."""
@@ -72,8 +79,7 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, send_with_trace)
         finally:
-            # Set by Litestar's router once a route matched; absent for 404/405.
-            route = scope.get("path_template") or None
+            route = route_template(scope)
             log.log(
                 logging.DEBUG if route in _PROBES else logging.INFO,
                 "%s %s %s",

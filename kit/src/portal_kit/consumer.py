@@ -23,7 +23,7 @@ from typing import Any
 
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError
 from faststream.message import StreamMessage
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, WaitQueueTimeoutError
 
 from portal_kit.deadletter import DeadLetter, SourceRecord
@@ -38,6 +38,12 @@ HELD = Counter(
 RETRIED = Counter(
     "portal_consumer_retried_total",
     "Retries of a message that failed while the consumer's dependencies were healthy",
+    ["group"],
+)
+HOLDING = Gauge(
+    "portal_consumer_holding",
+    "Records (or batches) held back right now because a dependency is unavailable: a parked "
+    "partition stays at 1 for as long as the outage lasts, where the held counter only ticks",
     ["group"],
 )
 
@@ -103,34 +109,36 @@ class ConsumerPolicy:
         self._backoff = backoff or Backoff()
         self._probe_timeout = probe_timeout_seconds
         self._sleep = sleep
+        # Series at 0 from start: rate() alerts see the first hold or retry.
+        for metric in (HELD, RETRIED, HOLDING):
+            metric.labels(group)
 
     async def handle(self, record: SourceRecord, apply: Callable[[], Awaitable[object]]) -> Outcome:
         """Apply one record under the policy; returns once it is durable or dead-lettered."""
         failures = 0
-        held = 0
-        while True:
-            try:
-                await apply()
-                return Outcome.APPLIED
-            except self._invalid as exc:
-                await self._park(record, exc, failures + 1)
-                return Outcome.DEAD_LETTERED
-            except Exception as exc:
-                if await self._is_outage(exc):
-                    held += 1
-                    await self._hold(exc, held)
-                    continue
-                failures += 1
-                if failures >= self._max_attempts:
-                    await self._park(record, exc, failures)
+        with _Holds(self.group) as held:
+            while True:
+                try:
+                    await apply()
+                    return Outcome.APPLIED
+                except self._invalid as exc:
+                    await self._park(record, exc, failures + 1)
                     return Outcome.DEAD_LETTERED
-                RETRIED.labels(self.group).inc()
-                log.warning(
-                    "message failed; retrying",
-                    extra={"group": self.group, "attempt": failures, "topic": record.topic},
-                    exc_info=True,
-                )
-                await self._sleep(self._backoff.delay(failures))
+                except Exception as exc:
+                    if await self._is_outage(exc):
+                        await self._hold(exc, held)
+                        continue
+                    failures += 1
+                    if failures >= self._max_attempts:
+                        await self._park(record, exc, failures)
+                        return Outcome.DEAD_LETTERED
+                    RETRIED.labels(self.group).inc()
+                    log.warning(
+                        "message failed; retrying",
+                        extra={"group": self.group, "attempt": failures, "topic": record.topic},
+                        exc_info=True,
+                    )
+                    await self._sleep(self._backoff.delay(failures))
 
     async def handle_batch(
         self,
@@ -141,24 +149,23 @@ class ConsumerPolicy:
         """Apply a batch in one go (e.g. one bulk write); while the dependencies are healthy
         and the batch keeps failing, fall back to one record at a time to isolate the culprit.
         `apply_one(i)` applies `records[i]` alone; both must be idempotent."""
-        held = 0
-        while True:
-            try:
-                await apply_all()
-                return [Outcome.APPLIED] * len(records)
-            except self._invalid:
-                break
-            except Exception as exc:
-                if await self._is_outage(exc):
-                    held += 1
-                    await self._hold(exc, held)
-                    continue
-                log.warning(
-                    "batch failed; applying its records one by one",
-                    extra={"group": self.group, "records": len(records)},
-                    exc_info=True,
-                )
-                break
+        with _Holds(self.group) as held:
+            while True:
+                try:
+                    await apply_all()
+                    return [Outcome.APPLIED] * len(records)
+                except self._invalid:
+                    break
+                except Exception as exc:
+                    if await self._is_outage(exc):
+                        await self._hold(exc, held)
+                        continue
+                    log.warning(
+                        "batch failed; applying its records one by one",
+                        extra={"group": self.group, "records": len(records)},
+                        exc_info=True,
+                    )
+                    break
         outcomes: list[Outcome] = []
         for index, record in enumerate(records):
             outcomes.append(await self.handle(record, _bind(apply_one, index)))
@@ -169,14 +176,13 @@ class ConsumerPolicy:
         await self._park(record, error, 1)
 
     async def _park(self, record: SourceRecord, error: BaseException, attempts: int) -> None:
-        held = 0
-        while True:
-            try:
-                await self._dead_letter(record, error, attempts)
-                return
-            except Exception as exc:  # noqa: BLE001 - Kafka away: hold, never skip the message
-                held += 1
-                await self._hold(exc, held)
+        with _Holds(self.group) as held:
+            while True:
+                try:
+                    await self._dead_letter(record, error, attempts)
+                    return
+                except Exception as exc:  # noqa: BLE001 - Kafka away: hold, never skip the message
+                    await self._hold(exc, held)
 
     async def _is_outage(self, error: BaseException) -> bool:
         if isinstance(error, OUTAGE_ERRORS):
@@ -186,13 +192,32 @@ class ConsumerPolicy:
         except Exception:  # noqa: BLE001 - a probe that cannot answer means "not healthy"
             return True
 
-    async def _hold(self, error: BaseException, held: int) -> None:
+    async def _hold(self, error: BaseException, held: _Holds) -> None:
         HELD.labels(self.group).inc()
+        held.count += 1
+        if held.count == 1:
+            HOLDING.labels(self.group).inc()
         log.warning(
             "a dependency is unavailable; holding the partition",
-            extra={"group": self.group, "held": held, "error_type": type(error).__name__},
+            extra={"group": self.group, "held": held.count, "error_type": type(error).__name__},
         )
-        await self._sleep(self._backoff.delay(held))
+        await self._sleep(self._backoff.delay(held.count))
+
+
+class _Holds:
+    """The holds of one record (or batch): counted in `HOLDING` from the first hold until
+    the record is applied, dead-lettered or abandoned (the consumer stops)."""
+
+    def __init__(self, group: str) -> None:
+        self.group = group
+        self.count = 0
+
+    def __enter__(self) -> _Holds:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.count:
+            HOLDING.labels(self.group).dec()
 
 
 def _bind(

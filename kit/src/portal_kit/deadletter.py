@@ -78,10 +78,16 @@ class DeadLetter(Protocol):
 
 
 class KafkaDeadLetter:
-    def __init__(self, broker: KafkaBroker, *, topic: str, group: str) -> None:
+    def __init__(
+        self, broker: KafkaBroker, *, topic: str, group: str, sources: Iterable[str] = ()
+    ) -> None:
+        """`sources`: the topics the group consumes; their series start at 0, so that a
+        `rate()` alert fires on the first dead letter, not only from the second on."""
         self._broker = broker
         self._topic = topic
         self._group = group
+        for source in sources:
+            DEAD_LETTERED.labels(group, source)
 
     async def __call__(self, record: SourceRecord, error: BaseException, attempts: int) -> None:
         headers = dead_letter_headers(

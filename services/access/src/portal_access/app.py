@@ -26,6 +26,7 @@ from portal_access.handlers import consumer_policy, register
 from portal_access.idempotency.middleware import idempotent_admin
 from portal_access.idempotency.repository import IdempotencyRepository
 from portal_access.idempotency.service import IdempotencyService
+from portal_access.outbox.backlog import BacklogGauges
 from portal_access.outbox.publisher import KafkaPublisher
 from portal_access.outbox.relay import Relay, no_relay
 from portal_access.outbox.repository import OutboxRepository
@@ -46,8 +47,11 @@ from portal_access.staff_links.repository import StaffLinkRepository
 from portal_access.staff_links.routes import InternalStaffLinks
 from portal_access.staff_links.service import StaffLinkService
 from portal_contracts.envelope import utc_now
+from portal_contracts.topics import ConsumerGroup, Topic
 from portal_kit.access_log import AccessLog
+from portal_kit.consumer_lag import ConsumerLag
 from portal_kit.errors import json_error_handlers
+from portal_kit.metrics import Metrics
 from portal_kit.observability import configure_logging
 from portal_kit.ops import kafka_check, mongo_check, ops_routes
 
@@ -150,8 +154,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[InternalPortals, InternalSignin, InternalSessions, InternalStaffLinks],
         guards=[internal_only(callers)],
     )
+    samplers = (
+        ConsumerLag(
+            settings,
+            group=settings.topic_prefix + ConsumerGroup.ACCESS,
+            topics=[settings.topic(Topic.BILL_GROUPS)],
+        ),
+        BacklogGauges(outbox_repo),
+    )
     return Litestar(
-        plugins=[AccessLog()],
+        plugins=[AccessLog(), Metrics("access", "portal-access", samplers)],
         route_handlers=[
             admin,
             internal,

@@ -28,10 +28,14 @@ from portal_contracts.registry import EventType
 from portal_contracts.topics import ConsumerGroup, Topic, dead_letter_topic
 from portal_kit.consumer import ConsumerPolicy, HealthProbe, Outcome, undecoded
 from portal_kit.deadletter import KafkaDeadLetter, SourceRecord
+from portal_kit.metrics import precreate
 
 log = logging.getLogger(__name__)
 
-PROJECTED = Counter("access_bill_groups_projected_total", "Bill group states", ["outcome"])
+PROJECTED = Counter(
+    "portal_access_bill_groups_projected_total", "Bill group states consumed", ["outcome"]
+)
+precreate(PROJECTED, ("applied",), ("stale",), ("dead_lettered",))
 
 # Records per poll, and how long a poll waits for more once one has arrived.
 BATCH_MAX_RECORDS = 500
@@ -66,6 +70,7 @@ def consumer_policy(
             broker,
             topic=settings.topic(dead_letter_topic(ConsumerGroup.ACCESS)),
             group=ConsumerGroup.ACCESS.value,
+            sources=[settings.topic(Topic.BILL_GROUPS)],
         ),
         healthy=healthy,
         invalid=INVALID,

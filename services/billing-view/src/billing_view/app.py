@@ -25,7 +25,12 @@ from billing_view.changes.routes import ChangesController
 from billing_view.changes.service import ChangeKeyService, ChangeService
 from billing_view.db import Doc, client_for
 from billing_view.errors import UnauthorizedError
-from billing_view.projection.handlers import build_broker, dead_letter, subscribe
+from billing_view.projection.handlers import (
+    build_broker,
+    consumed_topics,
+    dead_letter,
+    subscribe,
+)
 from billing_view.projection.repository import StateRepository
 from billing_view.projection.service import Projector, consumer_policy
 from billing_view.queries.repository import QueryRepository
@@ -34,8 +39,10 @@ from billing_view.queries.service import QueryService, Today
 from billing_view.settings import Settings
 from portal_kit.access_log import AccessLog
 from portal_kit.consumer import ConsumerPolicy
+from portal_kit.consumer_lag import ConsumerLag
 from portal_kit.deadletter import DeadLetter
 from portal_kit.errors import json_error_handlers
+from portal_kit.metrics import Metrics
 from portal_kit.ops import kafka_check, mongo_check, ops_routes
 
 
@@ -105,8 +112,9 @@ def create_app(
         route_handlers=[BillGroupController, PageController, AccountController, ChangesController],
         guards=[bearer_guard(settings.internal_api_token)],
     )
+    lag = ConsumerLag(settings, group=settings.consumer_group, topics=consumed_topics(settings))
     return Litestar(
-        plugins=[AccessLog()],
+        plugins=[AccessLog(), Metrics("billing-view", "billing-view", [lag] if consume else [])],
         route_handlers=[*ops_routes(checks), api],
         dependencies={
             "queries": Provide(lambda: queries, sync_to_thread=False),

@@ -15,7 +15,6 @@ from litestar.config.csrf import CSRFConfig
 from litestar.di import NamedDependency
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.plugins.prometheus import PrometheusConfig
 from litestar.response import Template
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
@@ -46,6 +45,7 @@ from portal_gateway.staff.routes import StaffCookies, StaffPages
 from portal_gateway.staff.service import StaffConsole
 from portal_gateway.web import page
 from portal_kit.access_log import AccessLog
+from portal_kit.metrics import Metrics
 from portal_kit.ops import ops_routes
 
 HERE = Path(__file__).parent
@@ -75,10 +75,11 @@ def create_app(
 ) -> Litestar:
     settings = settings or Settings()
     timeout = settings.upstream_timeout_seconds
-    access_http = internal_http(settings.access_url, settings.internal_api_token, timeout)
+    token = settings.internal_api_token
+    access_http = internal_http(settings.access_url, token, timeout, upstream="access")
     # No credentials: admin API calls carry exactly the caller's own (edge, dev sign-in).
-    plain_http = internal_http(settings.access_url, None, timeout)
-    billing_http = internal_http(settings.billing_view_url, settings.internal_api_token, timeout)
+    plain_http = internal_http(settings.access_url, None, timeout, upstream="access")
+    billing_http = internal_http(settings.billing_view_url, token, timeout, upstream="billing-view")
     access = AccessClient(access_http, plain_http)
     sessions = SessionCache(access, settings.session_cache_seconds)
     billing = BillingViewClient(billing_http)
@@ -142,13 +143,8 @@ def create_app(
     if settings.dev_mailbox_enabled:
         route_handlers.append(dev_mailbox)
 
-    prometheus = PrometheusConfig(
-        app_name="portal_gateway",
-        group_path=True,
-        exclude=["/metrics", "/healthz", "/readyz", "/static"],
-    )
     return Litestar(
-        plugins=[AccessLog()],
+        plugins=[AccessLog(), Metrics("gateway", "portal-gateway")],
         route_handlers=route_handlers,
         lifespan=[lifespan],
         dependencies=providers(services),
@@ -169,7 +165,7 @@ def create_app(
             "header set to the `csrftoken` cookie. Errors answer `{error, message, fields?}`.",
         ),
         exception_handlers=error_handlers(settings),
-        middleware=[cross_site_guard(CrossSiteError), prometheus.middleware],
+        middleware=[cross_site_guard(CrossSiteError)],
         before_send=[security_headers_hook(settings.environment)],
         # Logs are configured once by the CLI (JSON lines), not by Litestar.
         logging_config=None,

@@ -13,12 +13,20 @@ from faststream.kafka import KafkaBroker
 from litestar import Litestar
 
 from portal_kit.access_log import AccessLog
+from portal_kit.consumer_lag import ConsumerLag
 from portal_kit.errors import json_error_handlers
+from portal_kit.metrics import Metrics
 from portal_kit.observability import configure_logging
 from portal_kit.ops import ReadinessCheck, kafka_check, mongo_check, ops_routes
 from portal_notifier.branding.repository import BrandingRepository
 from portal_notifier.branding.service import BrandingService
-from portal_notifier.consumer import EventRouter, consumer_policy, dead_letter, register
+from portal_notifier.consumer import (
+    EventRouter,
+    consumed_topics,
+    consumer_policy,
+    dead_letter,
+    register,
+)
 from portal_notifier.db import mongo_client
 from portal_notifier.delivery.handlers import KafkaFailureReporter
 from portal_notifier.delivery.repository import DeliveryRepository
@@ -104,8 +112,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await mongo.close()
             log.info("notifier stopped")
 
+    lag = ConsumerLag(settings, group=settings.consumer_group, topics=consumed_topics(settings))
     return Litestar(
-        plugins=[AccessLog()],
+        plugins=[AccessLog(), Metrics("notifier", "portal-notifier", [lag])],
         route_handlers=ops_routes({"mongodb": mongo_ready, "kafka": kafka_ready}),
         lifespan=[lifespan],
         # Typed errors (portal_notifier.errors) answer with the one error body, in one place.

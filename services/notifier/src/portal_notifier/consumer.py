@@ -51,8 +51,15 @@ def dead_letter(broker: KafkaBroker, settings: Settings) -> KafkaDeadLetter:
     """`dlq.notifier` (with `TOPIC_PREFIX`), the kit's headers, counter and log line."""
     group = ConsumerGroup.NOTIFIER
     return KafkaDeadLetter(
-        broker, topic=settings.topic(dead_letter_topic(group)), group=group.value
+        broker,
+        topic=settings.topic(dead_letter_topic(group)),
+        group=group.value,
+        sources=consumed_topics(settings),
     )
+
+
+def consumed_topics(settings: Settings) -> list[str]:
+    return [settings.topic(t) for t in (Topic.PORTAL_SIGNIN, Topic.ENTITIES, Topic.BILL_GROUPS)]
 
 
 def consumer_policy(
@@ -119,7 +126,7 @@ class EventRouter:
 
 
 def register(broker: KafkaBroker, settings: Settings, router: EventRouter) -> None:
-    topics = [settings.topic(t) for t in (Topic.PORTAL_SIGNIN, Topic.ENTITIES, Topic.BILL_GROUPS)]
+    topics = consumed_topics(settings)
 
     @broker.subscriber(
         *topics,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
+from portal_kit.metrics import precreate
+from portal_notifier.delivery.domain import Reason
+
 SENT = Counter("portal_notifier_emails_sent_total", "Emails SES accepted")
 RETRIED = Counter(
     "portal_notifier_send_retries_total", "Sends parked for a retry after a transient fault"
@@ -11,6 +14,7 @@ RETRIED = Counter(
 FAILED = Counter(
     "portal_notifier_emails_failed_total", "Emails given up on and reported", ["reason"]
 )
+precreate(FAILED, *((reason.value,) for reason in Reason))
 SUPPRESSED = Counter(
     "portal_notifier_emails_suppressed_total", "Emails not sent: recipient is suppressed"
 )

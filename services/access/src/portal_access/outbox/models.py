@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from pydantic import BaseModel
 
@@ -56,3 +57,11 @@ class Owed:
     collection: str
     doc_id: DocId
     entries: tuple[OutboxEntry, ...]
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Documents that owe events, and when the oldest owed event happened (None: nothing)."""
+
+    documents: int
+    oldest: datetime | None

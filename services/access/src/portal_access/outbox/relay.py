@@ -14,8 +14,10 @@ from portal_access.outbox.models import DocId, Hint, OutboxEntry, Owed
 
 log = logging.getLogger(__name__)
 
-RELAYED = Counter("access_outbox_relayed_total", "Outbox events published to Kafka", ["type"])
-RELAY_ERRORS = Counter("access_outbox_relay_errors_total", "Failed outbox relay passes")
+RELAYED = Counter(
+    "portal_access_outbox_relayed_total", "Outbox events published to Kafka", ["type"]
+)
+RELAY_ERRORS = Counter("portal_access_outbox_relay_errors_total", "Failed outbox relay passes")
 
 Publish = Callable[[OutboxEntry], Awaitable[None]]
 # (collection, document id): a document that this process just gave owed events.

@@ -6,11 +6,20 @@ its state change does."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TypedDict
 
 from portal_access.db import Doc, Mongo, bill_group_key, update_by_id
-from portal_access.outbox.models import OUTBOX_COLLECTIONS, DocId, Hint, OutboxEntry, Owed
+from portal_access.outbox.models import (
+    OUTBOX_COLLECTIONS,
+    Backlog,
+    DocId,
+    Hint,
+    OutboxEntry,
+    Owed,
+)
 
 _OUTBOX_FIELDS = {"outbox": 1, "has_outbox": 1}
 SWEEP_LIMIT = 500
@@ -84,6 +93,24 @@ class OutboxRepository:
             if hinted is not None:
                 found.append(_owed(hint.collection, hinted))
         return found
+
+    async def backlog(self) -> Backlog:
+        """What is owed right now, for the metrics (an operator path): the documents with owed
+        events (a count on the `has_outbox` index) and the oldest `occurred_at` among the
+        first entries of up to `SWEEP_LIMIT` of them per collection (entries are appended,
+        so a document's first entry is its oldest)."""
+        documents = 0
+        oldest: datetime | None = None
+        for name in OUTBOX_COLLECTIONS:
+            collection = self._mongo.collection(name)
+            documents += await collection.count_documents({"has_outbox": True})
+            first_entry = {"outbox": {"$slice": 1}, "outbox.body": 1}
+            cursor = collection.find({"has_outbox": True}, first_entry).limit(SWEEP_LIMIT)
+            async for doc in cursor:
+                for entry in doc.get("outbox", [])[:1]:
+                    occurred = datetime.fromisoformat(json.loads(entry["body"])["occurred_at"])
+                    oldest = occurred if oldest is None else min(oldest, occurred)
+        return Backlog(documents, oldest)
 
     async def mark_sent(self, owed: Owed) -> None:
         """Remove the published entries, keeping any added since they were read.

@@ -10,12 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from aiokafka import TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from billing_view import metrics
 from billing_view.projection.service import Projector
 from billing_view.settings import Settings
 from portal_contracts.topics import ConsumerGroup, Topic
@@ -49,13 +47,20 @@ def build_broker(settings: Settings) -> KafkaBroker:
 def dead_letter(broker: KafkaBroker, settings: Settings) -> KafkaDeadLetter:
     """This group's dead-letter topic (`dlq.billing-view`), published through the broker."""
     return KafkaDeadLetter(
-        broker, topic=settings.dead_letter_topic, group=ConsumerGroup.BILLING_VIEW.value
+        broker,
+        topic=settings.dead_letter_topic,
+        group=ConsumerGroup.BILLING_VIEW.value,
+        sources=consumed_topics(settings),
     )
+
+
+def consumed_topics(settings: Settings) -> list[str]:
+    return [settings.topic(t) for t in CONSUMED_TOPICS]
 
 
 def subscribe(broker: KafkaBroker, settings: Settings, projector: Projector) -> None:
     @broker.subscriber(
-        *(settings.topic(t) for t in CONSUMED_TOPICS),
+        *consumed_topics(settings),
         group_id=settings.consumer_group,
         auto_offset_reset="earliest",
         batch=True,
@@ -68,18 +73,3 @@ def subscribe(broker: KafkaBroker, settings: Settings, projector: Projector) -> 
         raw = msg.raw_message
         records: tuple[Any, ...] = raw if isinstance(raw, tuple) else (raw,)
         await projector.handle_batch([SourceRecord.of(r) for r in records])
-        _observe_lag(msg, records)
-
-
-def _observe_lag(msg: Any, records: tuple[Any, ...]) -> None:
-    consumer = getattr(msg, "consumer", None)
-    highwater = getattr(consumer, "highwater", None)
-    if highwater is None:
-        return
-    last: dict[tuple[str, int], int] = {}
-    for record in records:
-        last[(record.topic, record.partition)] = record.offset
-    for (topic, partition), offset in last.items():
-        high = highwater(TopicPartition(topic, partition))
-        if high is not None:
-            metrics.LAG.labels(topic, str(partition)).set(max(0, high - offset - 1))

@@ -21,6 +21,7 @@ from portal_contracts.topics import Topic
 from portal_gateway.clients.models import Session
 from portal_gateway.errors import PublishError
 from portal_gateway.settings import Settings
+from portal_kit.metrics import count_publish, precreate_publishes
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,11 @@ class ChangePublisher:
         self._available = False
         self._task: asyncio.Task[None] | None = None
         self._first_attempt = asyncio.Event()
+        precreate_publishes("gateway", [self.topic])
+
+    @property
+    def topic(self) -> str:
+        return self.settings.topic(Topic.PORTAL_CUSTOMER_CHANGES)
 
     def _new_broker(self) -> KafkaBroker:
         return KafkaBroker(
@@ -144,19 +150,22 @@ class ChangePublisher:
         )
         broker = self._broker
         if broker is None or not self._available:
+            count_publish("gateway", self.topic, ok=False)
             log.warning("customer change refused: kafka away", extra={"event_type": event.type})
             raise PublishError("kafka away")
         try:
             await broker.publish(
                 encode(event),
-                self.settings.topic(Topic.PORTAL_CUSTOMER_CHANGES),
+                self.topic,
                 key=session.bill_group_id.encode(),
                 headers=headers_for(event),
             )
         except Exception as exc:
+            count_publish("gateway", self.topic, ok=False)
             log.error(
                 "customer change not published",
                 extra={"event_type": event.type, "error_type": type(exc).__name__},
             )
             raise PublishError(str(type(exc).__name__)) from exc
+        count_publish("gateway", self.topic, ok=True)
         log.info("customer change published", extra={"event_type": event.type})

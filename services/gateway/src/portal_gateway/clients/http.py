@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TypeVar
 from urllib.parse import quote
 
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from portal_gateway.clients.models import Refusal
 from portal_gateway.clients.pool import pooled_transport
 from portal_gateway.errors import UpstreamError
+from portal_gateway.metrics import UPSTREAM_REQUESTS, UPSTREAM_SECONDS, status_class
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -30,14 +32,41 @@ def quote_segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def internal_http(base_url: str, token: str | None, timeout: float) -> httpx.AsyncClient:
-    """A pooled client; with `token` it carries the gateway's internal bearer token."""
+class MeteredTransport(httpx.AsyncBaseTransport):
+    """Counts every call to `upstream` by status class (or "error": no answer) and times it
+    to the answer's headers. Below the client, so that every call is measured, probes too."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, upstream: str) -> None:
+        self._inner = inner
+        self._upstream = upstream
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            response = await self._inner.handle_async_request(request)
+            outcome = status_class(response.status_code)
+            return response
+        finally:
+            UPSTREAM_REQUESTS.labels(self._upstream, outcome).inc()
+            UPSTREAM_SECONDS.labels(self._upstream).observe(time.perf_counter() - started)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def internal_http(
+    base_url: str, token: str | None, timeout: float, *, upstream: str
+) -> httpx.AsyncClient:
+    """A pooled client of `upstream` ("access", "billing-view"); with `token` it carries the
+    gateway's internal bearer token."""
+    # Keep-alive: one pool per upstream, connections reused across requests.
+    pool = pooled_transport(max_connections=200, max_keepalive=100, keepalive_expiry=30.0)
     return httpx.AsyncClient(
         base_url=base_url,
         headers={"Authorization": f"Bearer {token}"} if token else None,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
-        # Keep-alive: one pool per upstream, connections reused across requests.
-        transport=pooled_transport(max_connections=200, max_keepalive=100, keepalive_expiry=30.0),
+        transport=MeteredTransport(pool, upstream),
     )
 
 
