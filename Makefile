@@ -8,7 +8,8 @@ UV := $(CACHE)/tools/bin/uv
 RUN := $(UV) run --locked --no-sync
 PACKAGES := contracts/src kit/src services/access/src services/billing-view/src services/notifier/src \
             services/gateway/src deploy/local/src tools/billing-simulator/src \
-            deploy/sizing.py deploy/k8s/kafka_resources.py bench tools/check_script_imports.py
+            deploy/sizing.py deploy/k8s/kafka_resources.py \
+            deploy/k8s/components/monitoring/render.py bench tools/check_script_imports.py
 
 .PHONY: dev test sync system stack-install lint typecheck unit-and-integration schemas clean-stack
 
