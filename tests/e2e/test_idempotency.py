@@ -176,3 +176,32 @@ def test_an_api_repeat_returns_the_first_result(portal: DevPortal, customer: htt
     )
     assert malformed.status_code == 400
     assert set(malformed.json()["fields"]) == {"idempotency-key"}
+
+
+def test_a_double_submitted_staff_rotation_rotates_once(portal: DevPortal) -> None:
+    bg = active_bill_group(portal, 1)["bill_group_id"]
+    gateway = portal.ready["gateway_url"]
+    admin = {"Authorization": f"Bearer {portal.ready['admin_api_key']}"}
+    audit = f"{gateway}/api/admin/v1/bill-groups/{bg}/portal/audit"
+
+    def rotations() -> int:
+        items = httpx.get(audit, headers=admin, timeout=30).json()["items"]
+        return sum(item["action"] == "link.rotated" for item in items)
+
+    with httpx.Client(base_url=gateway, timeout=30) as staff:
+        form = staff.get("/staff/sign-in")
+        signed_in = staff.post(
+            "/staff/sign-in",
+            data={
+                "_csrf_token": csrf_field(form.text),
+                "api_key": portal.ready["admin_api_key"],
+                "bill_group_id": bg,
+            },
+        )
+        assert signed_in.status_code == 303, signed_in.text
+        confirm = staff.get(f"/staff/bill-groups/{bg}/rotate")
+        data = {"_csrf_token": csrf_field(confirm.text), "idempotency_key": key_field(confirm.text)}
+        before = rotations()
+        answers = twice(lambda: staff.post(f"/staff/bill-groups/{bg}/rotate", data=data))
+    assert [a.status_code for a in answers] == [303, 303]
+    assert rotations() == before + 1

@@ -14,6 +14,8 @@ _KEY = re.compile(r"[\x21-\x7e]{1,128}")
 KEY_RULE = "Idempotency-Key must be 1 to 128 printable characters without spaces."
 # A call that has not answered within this is taken to have died: a repeat runs it again.
 LEASE = timedelta(seconds=60)
+# How long a repeat that finds the first call running waits for its answer before a 409.
+WAIT_FOR_FIRST = timedelta(seconds=5)
 # How long a repeat is answered from the first call (a client's retries of one operation).
 KEEP = timedelta(hours=24)
 

@@ -2,8 +2,9 @@
 
 A mutating admin call with an `Idempotency-Key` header runs once per (tenant, key): the first
 answer (anything but a server error) is kept for a day and replayed to every repeat of the
-same request, marked `Idempotent-Replayed: true`; a repeat while the first still runs answers
-409 (retry shortly), the same key with another request 422. Calls without the header run as
+same request, marked `Idempotent-Replayed: true`; a repeat while the first still runs waits a
+few seconds for its answer (a double click gets it), then answers 409 (retry shortly); the
+same key with another request answers 422. Calls without the header run as
 before. The caller is authenticated here too, so keys are scoped to its tenant; a caller the
 API refuses gets the API's own answer (the handler's `who` dependency refuses it again).
 """
@@ -98,7 +99,7 @@ def idempotent_admin(callers: CallerService, keys: IdempotencyService) -> type:
             body = await _body(receive)
             query = scope.get("query_string", b"")
             print_ = domain.fingerprint(scope["method"], scope["path"], query, body)
-            claim = await keys.claim(who.tenant_id, key, print_)
+            claim = await keys.claim_waiting(who.tenant_id, key, print_)
             if claim.outcome == "replay" and claim.answer is not None:
                 await _replay(send, claim.answer)
                 return

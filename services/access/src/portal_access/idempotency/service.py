@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
@@ -36,6 +37,18 @@ class IdempotencyService:
         return await self._keys.claim(
             tenant_id, key, fingerprint, now + domain.LEASE, now + domain.KEEP, now
         )
+
+    async def claim_waiting(self, tenant_id: str, key: str, fingerprint: str) -> Claim:
+        """As `claim`, but a call that finds the first still running waits (briefly) for its
+        answer: two clicks of one button both get the one answer."""
+        delay, waited = 0.05, 0.0
+        claim = await self.claim(tenant_id, key, fingerprint)
+        while claim.outcome == "running" and waited < domain.WAIT_FOR_FIRST.total_seconds():
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 0.5)
+            claim = await self.claim(tenant_id, key, fingerprint)
+        return claim
 
     async def answered(
         self, tenant_id: str, key: str, fingerprint: str, answer: StoredAnswer

@@ -81,6 +81,9 @@ class StaffCredentials(Protocol):
     def actor(self) -> str: ...
     @property
     def api_key(self) -> str | None: ...
+    @property
+    def idempotency_key(self) -> str | None:
+        """The submitted form's key: access runs a change once per key (None for reads)."""
 
 
 class AccessClient:
@@ -221,6 +224,8 @@ class AccessClient:
         else:
             client = self.internal
             headers = {"X-Tenant-Id": staff.tenant_id or "", "X-Actor": staff.actor}
+        if staff.idempotency_key is not None:
+            headers["Idempotency-Key"] = staff.idempotency_key
         response = await call(client, SERVICE, method, path, json=body, headers=headers)
         if response.status_code == 404:
             raise NotFoundError(NOT_FOUND)

@@ -20,10 +20,13 @@ import binascii
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from urllib.parse import quote
+
+from portal_gateway.portal.domain.idempotency import FORM_FIELD, parse_key
 
 COOKIE_NAME = "staff_session"
 COOKIE_PATH = "/staff"
@@ -52,6 +55,11 @@ class StaffSession:
     last_seen: int
     api_key: str | None = None
 
+    @property
+    def idempotency_key(self) -> str | None:
+        """A session names no change: its calls carry no key (`service.Keyed` adds a form's)."""
+        return None
+
     def allows_bill_group(self, bill_group_id: str, account_id: str | None) -> bool:
         if self.scope is Scope.BILL_GROUP:
             return bill_group_id == self.scope_id
@@ -64,6 +72,14 @@ class StaffSession:
     def home(self) -> str:
         kind = "bill-groups" if self.scope is Scope.BILL_GROUP else "accounts"
         return f"/staff/{kind}/{quote(self.scope_id, safe='')}"
+
+
+def form_key(form: Mapping[str, str]) -> str | None:
+    """A console form's idempotency key; a malformed (tampered) one only loses the dedupe."""
+    try:
+        return parse_key(form.get(FORM_FIELD))
+    except ValueError:
+        return None
 
 
 def derive_key(gateway_secret: str) -> str:

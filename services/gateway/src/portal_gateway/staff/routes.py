@@ -215,7 +215,8 @@ class StaffPages(Controller):
     async def switch(
         self, ui: Ui, console: Console, staff: Staff, bill_group_id: BillGroup, data: Form
     ) -> Redirect:
-        done = await console.switch(staff, bill_group_id, data.get("enabled") == "true")
+        enabled = data.get("enabled") == "true"
+        done = await console.switch(staff, bill_group_id, enabled, domain.form_key(data))
         return ui.back(staff, bill_group_id, done)
 
     @post("/bill-groups/{bill_group_id:str}/rules", status_code=303)
@@ -224,7 +225,7 @@ class StaffPages(Controller):
     ) -> Response[Any]:
         kind, value = str(data.get("kind", "")), str(data.get("value", ""))
         try:
-            done = await console.add_rule(staff, bill_group_id, kind, value)
+            done = await console.add_rule(staff, bill_group_id, kind, value, domain.form_key(data))
         except FormInvalidError as exc:
             view = await console.bill_group(staff, bill_group_id)
             values = {"kind": kind, "value": value}
@@ -241,8 +242,9 @@ class StaffPages(Controller):
         staff: Staff,
         bill_group_id: BillGroup,
         rule_id: FromPath[str],
+        data: Form,
     ) -> Redirect:
-        done = await console.remove_rule(staff, bill_group_id, rule_id)
+        done = await console.remove_rule(staff, bill_group_id, rule_id, domain.form_key(data))
         return ui.back(staff, bill_group_id, done)
 
     @get("/bill-groups/{bill_group_id:str}/rotate")
@@ -254,16 +256,17 @@ class StaffPages(Controller):
 
     @post("/bill-groups/{bill_group_id:str}/rotate", status_code=303)
     async def rotate(
-        self, ui: Ui, console: Console, staff: Staff, bill_group_id: BillGroup
+        self, ui: Ui, console: Console, staff: Staff, bill_group_id: BillGroup, data: Form
     ) -> Redirect:
-        done = await console.rotate_link(staff, bill_group_id)
+        done = await console.rotate_link(staff, bill_group_id, domain.form_key(data))
         return ui.back(staff, bill_group_id, done)
 
     @post("/bill-groups/{bill_group_id:str}/preview", status_code=303)
     async def preview(
-        self, ui: Ui, console: Console, staff: Staff, bill_group_id: BillGroup
+        self, ui: Ui, console: Console, staff: Staff, bill_group_id: BillGroup, data: Form
     ) -> Redirect:
-        return ui.redirect(staff, await console.preview_path(staff, bill_group_id))
+        target = await console.preview_path(staff, bill_group_id, domain.form_key(data))
+        return ui.redirect(staff, target)
 
     @post("/bill-groups/{bill_group_id:str}/sessions/{session_id:str}/revoke", status_code=303)
     async def revoke_session(
@@ -273,13 +276,15 @@ class StaffPages(Controller):
         staff: Staff,
         bill_group_id: BillGroup,
         session_id: FromPath[str],
+        data: Form,
     ) -> Redirect:
-        done = await console.revoke_session(staff, bill_group_id, session_id)
+        key = domain.form_key(data)
+        done = await console.revoke_session(staff, bill_group_id, session_id, key)
         return ui.back(staff, bill_group_id, done)
 
     @post("/bill-groups/{bill_group_id:str}/sessions/revoke-all", status_code=303)
     async def revoke_all(
-        self, ui: Ui, console: Console, staff: Staff, bill_group_id: BillGroup
+        self, ui: Ui, console: Console, staff: Staff, bill_group_id: BillGroup, data: Form
     ) -> Redirect:
-        done = await console.revoke_session(staff, bill_group_id)
+        done = await console.revoke_session(staff, bill_group_id, key=domain.form_key(data))
         return ui.back(staff, bill_group_id, done)

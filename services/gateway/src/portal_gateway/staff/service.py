@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
@@ -33,6 +34,27 @@ from portal_gateway.staff.schemas import AccountPage, BillGroupPage
 T = TypeVar("T")
 NOT_FOUND = "This bill group or account is not covered by this staff session."
 LINK_FIELDS = ("tenant", "bill_group", "account", "staff", "exp", "nonce", "sig")
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """A staff member's credentials for one submitted form: access runs the change once per
+    the form's idempotency key (a double click rotates the link once)."""
+
+    session: StaffSession
+    idempotency_key: str | None
+
+    @property
+    def tenant_id(self) -> str | None:
+        return self.session.tenant_id
+
+    @property
+    def actor(self) -> str:
+        return self.session.actor
+
+    @property
+    def api_key(self) -> str | None:
+        return self.session.api_key
 
 
 class StaffAccess(Protocol):
@@ -149,12 +171,18 @@ class StaffConsole:
 
     # --- changing (each returns the notice code of the page it leads back to) -----------
 
-    async def switch(self, staff: StaffSession, bill_group_id: str, enabled: bool) -> str:
+    # `key`: the submitted form's idempotency key (None: every submit is a change).
+
+    async def switch(
+        self, staff: StaffSession, bill_group_id: str, enabled: bool, key: str | None = None
+    ) -> str:
         await self.ensure_allowed(staff, bill_group_id)
-        await _as_staff(self.access.admin_switch(staff, bill_group_id, enabled))
+        await _as_staff(self.access.admin_switch(Keyed(staff, key), bill_group_id, enabled))
         return "enabled" if enabled else "disabled"
 
-    async def add_rule(self, staff: StaffSession, bill_group_id: str, kind: str, value: str) -> str:
+    async def add_rule(
+        self, staff: StaffSession, bill_group_id: str, kind: str, value: str, key: str | None = None
+    ) -> str:
         """FormInvalidError names the field; access's message (naming a covering rule, or
         saying what is wrong) is shown as it is, with access's status."""
         await self.ensure_allowed(staff, bill_group_id)
@@ -162,35 +190,47 @@ class StaffConsole:
         if errors:
             raise FormInvalidError(errors, status=400)
         try:
-            await self.access.admin_add_rule(staff, bill_group_id, NewRule(kind=kind, value=value))
+            rule = NewRule(kind=kind, value=value)
+            await self.access.admin_add_rule(Keyed(staff, key), bill_group_id, rule)
         except RefusedError as exc:
             message = exc.refusal.message or "That was refused."
             raise FormInvalidError({"value": message}, status=exc.status) from exc
         return "rule_added"
 
-    async def remove_rule(self, staff: StaffSession, bill_group_id: str, rule_id: str) -> str:
+    async def remove_rule(
+        self, staff: StaffSession, bill_group_id: str, rule_id: str, key: str | None = None
+    ) -> str:
         await self.ensure_allowed(staff, bill_group_id)
-        await _as_staff(self.access.admin_remove_rule(staff, bill_group_id, rule_id))
+        await _as_staff(self.access.admin_remove_rule(Keyed(staff, key), bill_group_id, rule_id))
         return "rule_removed"
 
-    async def rotate_link(self, staff: StaffSession, bill_group_id: str) -> str:
+    async def rotate_link(
+        self, staff: StaffSession, bill_group_id: str, key: str | None = None
+    ) -> str:
         await self.ensure_allowed(staff, bill_group_id)
-        await _as_staff(self.access.admin_rotate_link(staff, bill_group_id))
+        await _as_staff(self.access.admin_rotate_link(Keyed(staff, key), bill_group_id))
         return "rotated"
 
-    async def preview_path(self, staff: StaffSession, bill_group_id: str) -> str:
+    async def preview_path(
+        self, staff: StaffSession, bill_group_id: str, key: str | None = None
+    ) -> str:
         """The path of a fresh preview link (always our own portal's preview path)."""
         await self.ensure_allowed(staff, bill_group_id)
-        answer = await _as_staff(self.access.admin_preview(staff, bill_group_id))
+        answer = await _as_staff(self.access.admin_preview(Keyed(staff, key), bill_group_id))
         target = urlsplit(answer.preview_url).path
         if not domain.is_preview_path(target):
             raise UpstreamError("preview answer without a preview path")
         return target
 
     async def revoke_session(
-        self, staff: StaffSession, bill_group_id: str, session_id: str | None = None
+        self,
+        staff: StaffSession,
+        bill_group_id: str,
+        session_id: str | None = None,
+        key: str | None = None,
     ) -> str:
         """Ends one customer session, or all of them when `session_id` is None."""
         await self.ensure_allowed(staff, bill_group_id)
-        await _as_staff(self.access.admin_revoke_sessions(staff, bill_group_id, session_id))
+        revoke = self.access.admin_revoke_sessions(Keyed(staff, key), bill_group_id, session_id)
+        await _as_staff(revoke)
         return "sessions_revoked" if session_id is None else "session_revoked"
