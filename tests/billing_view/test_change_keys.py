@@ -135,3 +135,13 @@ async def test_the_api_edge(client: AsyncTestClient[Any]) -> None:
     assert (await client.post(BASE, json=body)).status_code == 401
     too_long = await client.post(BASE, json={**body, "key": "k" * 129}, headers=AUTH)
     assert too_long.status_code == 400
+
+
+async def test_keys_expire_after_a_day_by_a_ttl_index(
+    client: AsyncTestClient[Any], mongo: AsyncMongoClient[dict[str, Any]], database: str
+) -> None:
+    """Started, the service declares the TTL index that bounds `change_keys` to a day of
+    submits (mongo-java-server keeps the index but never expires: MongoDB does)."""
+    indexes = await mongo[database]["change_keys"].index_information()
+    ttl = [i for i in indexes.values() if "expireAfterSeconds" in i]
+    assert [(i["key"], i["expireAfterSeconds"]) for i in ttl] == [([("created_at", 1)], 86400)]

@@ -83,7 +83,8 @@ def create_app(
     client = client_for(settings)
     db = client[settings.mongodb_database]
     changes = change_service(db)
-    change_keys = ChangeKeyService(ChangeKeyRepository(db))
+    change_key_store = ChangeKeyRepository(db)
+    change_keys = ChangeKeyService(change_key_store)
     queries = QueryService(QueryRepository(db), today)
     broker = build_broker(settings)
     policy = consumer_policy(
@@ -94,6 +95,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await client.aconnect()
+        await change_key_store.ensure_indexes()
         if consume:
             await broker.start()
         try:

@@ -13,10 +13,11 @@ The read model is ONE collection of documents shaped for the portal's pages, eac
 | `{tenant}|e|{entity}`                  | one billing entity (branding)                 |
 | `{tenant}|a|{account}`                 | an account's bill groups (staff console)      |
 
-Every read is by `_id`, so there is no secondary index to create (MongoDB indexes `_id`
-itself) and nothing to set up at start. Keys start with the tenant, then the bill group, so
-a range-sharded `_id` keeps a tenant's and a bill group's documents together and every read
-targets one shard.
+Every read is by `_id`, so the read model has no secondary index (MongoDB indexes `_id`
+itself); the one index created at start is `change_keys`' TTL index, which expires the
+idempotency keys of customer changes and is never read through. Keys start with the tenant,
+then the bill group, so a range-sharded `_id` keeps a tenant's and a bill group's documents
+together and every read targets one shard.
 """
 
 from __future__ import annotations

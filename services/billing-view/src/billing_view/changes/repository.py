@@ -8,7 +8,7 @@ number of times: both are idempotent single-document updates of the same view.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ReturnDocument
@@ -102,6 +102,9 @@ class ChangeRepository:
 
 # A released lease: any repeat may take the key over at once.
 _RELEASED = datetime(1970, 1, 1, tzinfo=UTC)
+# How long a repeat is recognised (as Stripe's keys): MongoDB's TTL monitor then deletes the
+# key, so the collection holds one day of submits instead of every submit ever made.
+KEY_RETENTION = timedelta(days=1)
 
 
 def _key(doc: Doc, *, publish: bool) -> ChangeKey:
@@ -126,6 +129,12 @@ class ChangeKeyRepository:
     def __init__(self, database: AsyncDatabase[Doc]) -> None:
         self._col = database[CHANGE_KEYS]
 
+    async def ensure_indexes(self) -> None:
+        # A TTL index, never read through: every lookup is by `_id`.
+        await self._col.create_index(
+            "created_at", expireAfterSeconds=int(KEY_RETENTION.total_seconds())
+        )
+
     async def claim(
         self,
         tenant_id: str,
@@ -145,8 +154,18 @@ class ChangeKeyRepository:
             "lease_until": lease_until,
             "created_at": now,
         }
+        for _ in range(2):
+            claimed = await self._claim_once(key_id, doc, fingerprint, now, lease_until)
+            if claimed is not None:
+                return claimed
+        raise LookupError(f"change key {key_id} vanished twice while claimed")
+
+    async def _claim_once(
+        self, key_id: str, doc: Doc, fingerprint: str, now: datetime, lease_until: datetime
+    ) -> ChangeKey | None:
+        """None: the key expired between the insert and the read (TTL): claim it anew."""
         try:
-            await self._col.insert_one(doc)
+            await self._col.insert_one(dict(doc))
             return _key(doc, publish=True)
         except DuplicateKeyError:
             pass
@@ -163,9 +182,7 @@ class ChangeKeyRepository:
         if taken is not None:
             return _key(taken, publish=True)
         held = await self._col.find_one({"_id": key_id})
-        if held is None:  # keys are never deleted: only a wiped database gets here
-            raise LookupError(f"change key {key_id} vanished")
-        return _key(held, publish=False)
+        return None if held is None else _key(held, publish=False)
 
     async def settle(
         self, tenant_id: str, bill_group_id: str, key: str, published: bool, now: datetime
