@@ -139,7 +139,7 @@ def test_api_without_session_is_401(portal: DevPortal) -> None:
 
 def test_openapi_is_published(portal: DevPortal) -> None:
     schema = httpx.get(
-        f"{portal.ready['gateway_url']}/api/portal/v1/docs/openapi.json", timeout=30
+        f"{portal.ready['gateway_url']}/api/portal/v1/openapi.json", timeout=30
     ).json()
     assert "/api/portal/v1/billing-profile" in schema["paths"]
     assert not [p for p in schema["paths"] if not p.startswith("/api/portal/v1")]
@@ -147,7 +147,7 @@ def test_openapi_is_published(portal: DevPortal) -> None:
 
 def test_openapi_carries_the_response_shapes(portal: DevPortal) -> None:
     schema = httpx.get(
-        f"{portal.ready['gateway_url']}/api/portal/v1/docs/openapi.json", timeout=30
+        f"{portal.ready['gateway_url']}/api/portal/v1/openapi.json", timeout=30
     ).json()
     overview = schema["paths"]["/api/portal/v1/overview"]["get"]["responses"]
     assert overview["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/Overview")

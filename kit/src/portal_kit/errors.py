@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import ResponseSpec
 from pydantic import BaseModel
 
 
@@ -21,6 +22,33 @@ class ErrorBody(BaseModel):
     error: str
     message: str
     fields: dict[str, str] | None = None
+
+
+def error_response(description: str) -> ResponseSpec:
+    """One error status of a route's `responses=`: the `ErrorBody` schema, described."""
+    return ResponseSpec(ErrorBody, description=description, generate_examples=False)
+
+
+RETRY_AFTER_STATUSES = ("429", "503")
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+
+
+def with_retry_after(document: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAPI document whose 429 and 503 answers name their `Retry-After` header
+    (`RateLimitedError`, `UnavailableError`): a route's `ResponseSpec` cannot carry headers."""
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            for status, response in operation.get("responses", {}).items():
+                if status in RETRY_AFTER_STATUSES:
+                    response["headers"] = {**response.get("headers", {}), **_RETRY_AFTER}
+    return document
 
 
 class PortalError(Exception):

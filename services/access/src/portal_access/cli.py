@@ -91,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     revoke.add_argument("key_id")
     listing = actions.add_parser("list", help="list a tenant's keys (never the keys themselves)")
     listing.add_argument("--tenant", required=True)
+    commands.add_parser(
+        "admin-openapi", help="print the admin API's OpenAPI document (the gateway serves it)"
+    )
     staff_cli.add_commands(commands)
     backup_cli.add_commands(commands)
     args = parser.parse_args(argv)
@@ -102,6 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "upgrade":
         return asyncio.run(_upgrade(settings))
+    if args.command == "admin-openapi":
+        from portal_access.app import create_app
+        from portal_access.openapi import admin_openapi
+
+        print(json.dumps(admin_openapi(create_app(settings)), indent=2, sort_keys=True))
+        return 0
     if args.command in staff_cli.COMMANDS:
         return staff_cli.run(args, settings)
     if args.command in backup_cli.COMMANDS:

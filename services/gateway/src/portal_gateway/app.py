@@ -13,7 +13,6 @@ from jinja2 import Environment, FileSystemLoader
 from litestar import Litestar, Request, get
 from litestar.config.csrf import CSRFConfig
 from litestar.di import NamedDependency
-from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.static_files import create_static_files_router
@@ -21,6 +20,8 @@ from litestar.template import TemplateConfig
 
 from portal_gateway.admin_edge.routes import admin_edge
 from portal_gateway.admin_edge.service import AdminEdge
+from portal_gateway.api_docs.documents import portal_openapi_config
+from portal_gateway.api_docs.routes import api_docs_routes
 from portal_gateway.clients.access import AccessClient
 from portal_gateway.clients.billing import BillingViewClient
 from portal_gateway.clients.changes import ChangePublisher
@@ -49,7 +50,6 @@ from portal_kit.metrics import Metrics
 from portal_kit.ops import ops_routes
 
 HERE = Path(__file__).parent
-OPENAPI_PATH = "/api/portal/v1/docs"  # serves openapi.json and openapi.yaml
 R = Request[Any, Any, Any]
 
 
@@ -131,6 +131,7 @@ def create_app(
         PortalPages,
         PortalApi,
         admin_edge,
+        *api_docs_routes,
         StaffPages,
         create_static_files_router(path="/static", directories=[HERE / "static"]),
         # Ready = this process serves its pages: a dependency away is reported ("degraded")
@@ -156,14 +157,7 @@ def create_app(
             cookie_secure=settings.cookie_secure,
             cookie_samesite="lax",
         ),
-        openapi_config=OpenAPIConfig(
-            title="Customer portal API",
-            version="1.0.0",
-            path=OPENAPI_PATH,
-            description="The signed-in customer's bill group: reads and changes. "
-            "Session cookie from the portal sign-in; mutating calls need the `x-csrftoken` "
-            "header set to the `csrftoken` cookie. Errors answer `{error, message, fields?}`.",
-        ),
+        openapi_config=portal_openapi_config(),
         exception_handlers=error_handlers(settings),
         middleware=[cross_site_guard(CrossSiteError)],
         before_send=[security_headers_hook(settings.environment)],

@@ -241,7 +241,8 @@ def error_handlers(settings: Settings) -> dict[int | type[Exception], Any]:
                 return validation_error_response(request, exc)
             return http_error_response(request, exc)
         message = _HTML_HTTP_MESSAGES.get(exc.status_code, "Something went wrong.")
-        return error_page(request, exc.status_code, message)
+        # The router's 405 names the allowed methods in `Allow` (RFC 9110): keep it.
+        return error_page(request, exc.status_code, message, dict(exc.headers or {}))
 
     return {PortalError: portal_error, HTTPException: http_error}
 

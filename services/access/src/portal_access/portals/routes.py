@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, Parameter
 
 from portal_access.api_keys.models import Principal
+from portal_access.openapi import READ_ERRORS, WRITE_ERRORS
 from portal_access.portals.preview import PreviewService
 from portal_access.portals.schemas import (
     AccountPortalsReply,
@@ -33,7 +34,11 @@ class AdminPortal(Controller):
     path = "/api/admin/v1/bill-groups/{bill_group_id:str}/portal"
     tags = ["admin"]
 
-    @get("/", summary="The portal of a bill group: enabled, URL, rules, contract status")
+    @get(
+        "/",
+        summary="The portal of a bill group: enabled, URL, rules, contract status",
+        responses=READ_ERRORS,
+    )
     async def get_portal(
         self,
         who: NamedDependency[Principal],
@@ -42,7 +47,7 @@ class AdminPortal(Controller):
     ) -> PortalReply:
         return await portals.get(who, bill_group_id)
 
-    @put("/", summary="Turn the portal on or off")
+    @put("/", summary="Turn the portal on or off", responses=WRITE_ERRORS)
     async def put_portal(
         self,
         who: NamedDependency[Principal],
@@ -52,7 +57,12 @@ class AdminPortal(Controller):
     ) -> PortalReply:
         return await portals.set_enabled(who, bill_group_id, data.enabled)
 
-    @post("/rules", status_code=201, summary="Grant a domain or one email address")
+    @post(
+        "/rules",
+        status_code=201,
+        summary="Grant a domain or one email address",
+        responses=WRITE_ERRORS,
+    )
     async def add_rule(
         self,
         who: NamedDependency[Principal],
@@ -62,7 +72,12 @@ class AdminPortal(Controller):
     ) -> RuleReply:
         return await portals.add_rule(who, bill_group_id, data.kind, data.value)
 
-    @delete("/rules/{rule_id:str}", status_code=204, summary="Remove a rule; its sessions end")
+    @delete(
+        "/rules/{rule_id:str}",
+        status_code=204,
+        summary="Remove a rule; its sessions end",
+        responses=WRITE_ERRORS,
+    )
     async def remove_rule(
         self,
         who: NamedDependency[Principal],
@@ -72,7 +87,12 @@ class AdminPortal(Controller):
     ) -> None:
         await portals.remove_rule(who, bill_group_id, rule_id)
 
-    @post("/link/rotate", status_code=200, summary="New portal URL; the old one stops working")
+    @post(
+        "/link/rotate",
+        status_code=200,
+        summary="New portal URL; the old one stops working",
+        responses=WRITE_ERRORS,
+    )
     async def rotate(
         self,
         who: NamedDependency[Principal],
@@ -81,7 +101,12 @@ class AdminPortal(Controller):
     ) -> PortalLinkReply:
         return await portals.rotate_link(who, bill_group_id)
 
-    @post("/preview", status_code=201, summary="One-time read-only preview URL (10 minutes)")
+    @post(
+        "/preview",
+        status_code=201,
+        summary="One-time read-only preview URL (10 minutes)",
+        responses=WRITE_ERRORS,
+    )
     async def preview(
         self,
         who: NamedDependency[Principal],
@@ -90,7 +115,7 @@ class AdminPortal(Controller):
     ) -> PreviewReply:
         return await previews.create(who, bill_group_id)
 
-    @get("/audit", summary="Who did what, when (newest first)")
+    @get("/audit", summary="Who did what, when (newest first)", responses=READ_ERRORS)
     async def audit(
         self,
         who: NamedDependency[Principal],

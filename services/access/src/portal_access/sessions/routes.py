@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, Parameter
 
 from portal_access.api_keys.models import Principal
+from portal_access.openapi import READ_ERRORS, WRITE_ERRORS
 from portal_access.sessions.schemas import RevokedReply, SessionList, SessionReply, SessionToken
 from portal_access.sessions.service import SessionService
 
@@ -36,7 +37,7 @@ class AdminSessions(Controller):
     path = "/api/admin/v1/bill-groups/{bill_group_id:str}/portal/sessions"
     tags = ["admin"]
 
-    @get("/", summary="Active sessions: email, started, last seen")
+    @get("/", summary="Active sessions: email, started, last seen", responses=READ_ERRORS)
     async def sessions(
         self,
         who: NamedDependency[Principal],
@@ -45,7 +46,9 @@ class AdminSessions(Controller):
     ) -> SessionList:
         return await sessions.active(who, bill_group_id)
 
-    @delete("/", status_code=200, summary="Revoke every session of the portal")
+    @delete(
+        "/", status_code=200, summary="Revoke every session of the portal", responses=WRITE_ERRORS
+    )
     async def revoke_all(
         self,
         who: NamedDependency[Principal],
@@ -54,7 +57,9 @@ class AdminSessions(Controller):
     ) -> RevokedReply:
         return await sessions.revoke_by_staff(who, bill_group_id, None)
 
-    @delete("/{session_id:str}", status_code=200, summary="Revoke one session")
+    @delete(
+        "/{session_id:str}", status_code=200, summary="Revoke one session", responses=WRITE_ERRORS
+    )
     async def revoke_one(
         self,
         who: NamedDependency[Principal],

@@ -4,12 +4,15 @@ Exempt from CSRF: it is authenticated by bearer credentials, not cookies."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Request, Response, route
 from litestar.di import NamedDependency
 from litestar.enums import HttpMethod
 
 from portal_gateway.admin_edge.service import AdminEdge, AdminRequest
+
+URL_SAFE = "/%:@!$&'()*+,;=-._~"  # RFC 3986 path characters and existing escapes
 
 
 @route(
@@ -30,7 +33,9 @@ async def admin_edge(
     answer = await admin.forward(
         AdminRequest(
             method=request.method,
-            path=request.url.path,
+            # As it arrived (percent-encoded, anything else escaped): the decoded path may hold
+            # control characters, which are not a valid URL to relay.
+            path=quote(request.scope["raw_path"], safe=URL_SAFE),
             params=list(request.query_params.multi_items()),
             body=await request.body(),
             headers=dict(request.headers.items()),

@@ -15,6 +15,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import Body, FromPath, FromQuery, HeaderParameter
 from litestar.response import Response, Stream
 
+from portal_gateway.api_docs.documents import WRITE_SECURITY
 from portal_gateway.clients.models import Session
 from portal_gateway.portal.domain.idempotency import HEADER
 from portal_gateway.portal.models import (
@@ -41,7 +42,7 @@ from portal_gateway.portal.submission import Submitted, idempotency_key
 from portal_gateway.security import clear_session_cookie
 from portal_gateway.settings import Settings
 from portal_gateway.signin.service import SigninService
-from portal_kit.errors import ErrorBody
+from portal_kit.errors import error_response
 
 API_PATH = "/api/portal/v1"
 Portal = NamedDependency[PortalService]
@@ -59,24 +60,47 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _error(description: str) -> ResponseSpec:
-    return ResponseSpec(ErrorBody, description=description, generate_examples=False)
-
-
-READ_ERRORS = {
-    401: _error("Not signed in (`not_signed_in`): sign in through the portal link."),
-    404: _error("Not found in the session's bill group (`not_found`)."),
-    503: _error("A dependency did not answer (`unavailable`); try again."),
+_UNAVAILABLE = error_response(
+    "A dependency did not answer (`unavailable`); try again after `Retry-After` seconds."
+)
+READ_ERRORS: dict[int, ResponseSpec] = {
+    400: error_response("A parameter is not valid (`invalid`, with `fields`)."),
+    401: error_response("Not signed in (`not_signed_in`): sign in through the portal link."),
+    404: error_response("Not found in the session's bill group (`not_found`)."),
+    503: _UNAVAILABLE,
 }
-WRITE_ERRORS = {
+LIST_ERRORS: dict[int, ResponseSpec] = {
     **READ_ERRORS,
-    400: _error("The body is not valid (`invalid`, with `fields`)."),
-    403: _error("CSRF header missing or wrong, or a read-only preview (`read_only`)."),
-    422: _error(
+    400: error_response(
+        "A query parameter is not valid, or the `cursor` was not issued by this API "
+        "(`invalid`, with `fields`)."
+    ),
+}
+SIGNOUT_ERRORS: dict[int, ResponseSpec] = {
+    400: READ_ERRORS[400],
+    401: READ_ERRORS[401],
+    403: error_response(
+        "The `x-csrftoken` header is missing or wrong (`forbidden`), or a browser sent the "
+        "request from another site (`cross_site`)."
+    ),
+    503: _UNAVAILABLE,
+}
+WRITE_ERRORS: dict[int, ResponseSpec] = {
+    **READ_ERRORS,
+    400: error_response("The body or a header is not valid (`invalid`, with `fields`)."),
+    403: error_response(
+        "The `x-csrftoken` header is missing or wrong (`forbidden`), a browser sent the "
+        "request from another site (`cross_site`), or the session is a read-only preview "
+        "(`read_only`)."
+    ),
+    413: error_response("The body is too large (`too_large`)."),
+    422: error_response(
         "A rule refused a value (`invalid`, one message per field in `fields`), or the "
         "`Idempotency-Key` was used before for a different change (`idempotency_key_reused`)."
     ),
-    503: _error("Nothing was changed (`not_saved` / `unavailable`); try again."),
+    503: error_response(
+        "Nothing was changed (`not_saved` / `unavailable`); try again after `Retry-After` seconds."
+    ),
 }
 
 
@@ -109,7 +133,7 @@ class PortalApi(Controller):
     async def payment_methods(self, portal: Portal, session: Customer) -> PaymentMethods:
         return PaymentMethods(items=await portal.payment_methods(session))
 
-    @get("/invoices", responses=READ_ERRORS)
+    @get("/invoices", responses=LIST_ERRORS)
     async def invoices(
         self,
         portal: Portal,
@@ -151,7 +175,7 @@ class PortalApi(Controller):
     ) -> ActivityItem:
         return await portal.change(session, change_id)
 
-    @post("/billing-profile", status_code=202, responses=WRITE_ERRORS)
+    @post("/billing-profile", status_code=202, responses=WRITE_ERRORS, security=WRITE_SECURITY)
     async def change_billing_profile(
         self,
         portal: Portal,
@@ -162,7 +186,7 @@ class PortalApi(Controller):
         key = idempotency_key(idempotency, HEADER)
         return accepted(await portal.change_billing_profile(session, as_form(data), key))
 
-    @post("/contacts/{role:str}", status_code=202, responses=WRITE_ERRORS)
+    @post("/contacts/{role:str}", status_code=202, responses=WRITE_ERRORS, security=WRITE_SECURITY)
     async def change_contact(
         self,
         portal: Portal,
@@ -174,7 +198,9 @@ class PortalApi(Controller):
         key = idempotency_key(idempotency, HEADER)
         return accepted(await portal.change_contact(session, role, as_form(data), key))
 
-    @post("/default-payment-method", status_code=202, responses=WRITE_ERRORS)
+    @post(
+        "/default-payment-method", status_code=202, responses=WRITE_ERRORS, security=WRITE_SECURITY
+    )
     async def change_default_payment_method(
         self,
         portal: Portal,
@@ -186,7 +212,7 @@ class PortalApi(Controller):
         method_id = data.payment_method_id
         return accepted(await portal.change_default_payment_method(session, method_id, key))
 
-    @post("/payment-methods", status_code=202, responses=WRITE_ERRORS)
+    @post("/payment-methods", status_code=202, responses=WRITE_ERRORS, security=WRITE_SECURITY)
     async def add_payment_method(
         self,
         portal: Portal,
@@ -197,7 +223,7 @@ class PortalApi(Controller):
         key = idempotency_key(idempotency, HEADER)
         return accepted(await portal.add_payment_method(session, as_form(data), key=key))
 
-    @post("/signout", status_code=204)
+    @post("/signout", status_code=204, responses=SIGNOUT_ERRORS, security=WRITE_SECURITY)
     async def signout(
         self,
         settings: NamedDependency[Settings],
