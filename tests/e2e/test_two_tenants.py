@@ -158,23 +158,27 @@ def test_same_ids_in_two_tenants_stay_two_portals(
     assert demo_view["bill_group"]["account_name"] == "Globex Corporation"
     assert twin_customer.get("/api/portal/v1/session").json()["tenant_id"] == twin.tenant_id
 
-    # invoices and payment methods share ids; documents are the twin's own files.
+    # Invoices and payment methods share ids; each tenant's documents are its own files.
+    # (Other suites add invoices and cards to the demo copy: compare what the twin holds.)
     invoices = twin_customer.get("/api/portal/v1/invoices", params={"limit": 3}).json()["items"]
-    demo_ids = {
-        i["invoice_id"]
-        for i in demo_customer.get("/api/portal/v1/invoices", params={"limit": 3}).json()["items"]
-    }
-    assert {i["invoice_id"] for i in invoices} == demo_ids
-    invoice = twin_customer.get(f"/api/portal/v1/invoices/{invoices[0]['invoice_id']}").json()
+    invoice_id = invoices[0]["invoice_id"]
+    invoice = twin_customer.get(f"/api/portal/v1/invoices/{invoice_id}").json()
+    demo_invoice = demo_customer.get(f"/api/portal/v1/invoices/{invoice_id}").json()
     assert invoice["document"]["key"].startswith(f"{twin.tenant_id}/")
-    pdf = twin_customer.get(f"/api/portal/v1/invoices/{invoices[0]['invoice_id']}/pdf")
+    assert demo_invoice["document"]["key"].startswith("demo/")
+    pdf = twin_customer.get(f"/api/portal/v1/invoices/{invoice_id}/pdf")
     assert pdf.status_code == 200
     assert pdf.content == stored_document(aws, invoice["document"])
-    twin_methods = twin_customer.get("/api/portal/v1/payment-methods").json()["items"]
-    demo_methods = demo_customer.get("/api/portal/v1/payment-methods").json()["items"]
-    assert {m["payment_method_id"] for m in twin_methods} == {
-        m["payment_method_id"] for m in demo_methods
+    twin_methods = {
+        m["payment_method_id"]
+        for m in twin_customer.get("/api/portal/v1/payment-methods").json()["items"]
     }
+    demo_methods = {
+        m["payment_method_id"]
+        for m in demo_customer.get("/api/portal/v1/payment-methods").json()["items"]
+    }
+    assert "pm_globex_visa" in twin_methods
+    assert twin_methods <= demo_methods
 
     # A customer change in one tenant is confirmed upstream and lands in that tenant only.
     po = f"TWIN-{run}"
