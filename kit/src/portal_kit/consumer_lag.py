@@ -71,11 +71,12 @@ class ConsumerLag:
             await self._sample(admin, offsets)
 
     async def _sample(self, admin: AIOKafkaAdminClient, offsets: AIOKafkaConsumer) -> None:
-        await offsets.topics()  # refreshes the metadata partitions_for_topic reads
+        described = await admin.describe_topics(list(self._topics))
         partitions = [
-            TopicPartition(topic, p)
-            for topic in self._topics
-            for p in sorted(offsets.partitions_for_topic(topic) or ())
+            TopicPartition(topic["topic"], p["partition"])
+            for topic in described
+            if topic["topic"] in self._topics
+            for p in topic["partitions"]
         ]
         if not partitions:
             return
@@ -95,8 +96,11 @@ class ConsumerLag:
                     while True:
                         await self._sample(admin, offsets)
                         await asyncio.sleep(self._interval)
-            except Exception:  # noqa: BLE001 - Kafka away: the timestamp stops moving, retry
-                log.warning("could not sample consumer lag", extra={"group": self.group})
+            except Exception:
+                # Kafka away: the sample timestamp stops moving; retry with new clients.
+                log.warning(
+                    "could not sample consumer lag", extra={"group": self.group}, exc_info=True
+                )
             await asyncio.sleep(self._interval)
 
 
