@@ -18,6 +18,7 @@ from litestar.enums import ScopeType
 from litestar.plugins import InitPlugin
 
 from portal_kit.observability import TRACE_ID
+from portal_kit.tracing import Traced, current_trace_id, traced
 
 if TYPE_CHECKING:
     from litestar import Litestar
@@ -63,7 +64,10 @@ class AccessLogMiddleware:
             return
         method = scope["method"]
         headers = dict(scope["headers"])
-        trace_id = trace_id_of(headers.get(b"traceparent", b"").decode("latin-1") or None)
+        # With tracing on, the served-request span's (itself continuing the caller's).
+        trace_id = current_trace_id() or trace_id_of(
+            headers.get(b"traceparent", b"").decode("latin-1") or None
+        )
         token = TRACE_ID.set(trace_id)
         status = 500  # what the server answers when the application raises
         started = time.perf_counter()
@@ -97,8 +101,8 @@ class AccessLogMiddleware:
 
 
 def _wrap(app: Litestar) -> None:
-    if not isinstance(app.asgi_handler, AccessLogMiddleware):
-        app.asgi_handler = AccessLogMiddleware(app.asgi_handler)
+    if not isinstance(app.asgi_handler, AccessLogMiddleware | Traced):
+        app.asgi_handler = traced(AccessLogMiddleware(app.asgi_handler))
 
 
 class AccessLog(InitPlugin):

@@ -12,10 +12,20 @@ from typing import Any
 
 from portal_kit.redaction import REDACTED, is_secret_key, mask_email, redact, scrub
 
-__all__ = ["TRACE_ID", "JsonFormatter", "configure_logging", "mask_email", "scrub"]
+__all__ = [
+    "CORRELATION_ID",
+    "TRACE_ID",
+    "JsonFormatter",
+    "configure_logging",
+    "mask_email",
+    "scrub",
+]
 
 # Set by the access-log middleware (portal_kit.access_log) for the duration of a request.
 TRACE_ID: ContextVar[str | None] = ContextVar("trace_id", default=None)
+# The correlation id of the event being handled (portal_kit.tracing.handling_event): events
+# it causes carry it on.
+CORRELATION_ID: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
 _RESERVED = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 # uvicorn's copy of its message with terminal colours: noise in a JSON line.
@@ -53,6 +63,9 @@ class JsonFormatter(logging.Formatter):
         trace_id = TRACE_ID.get()
         if trace_id is not None:
             entry["trace_id"] = trace_id
+        correlation_id = CORRELATION_ID.get()
+        if correlation_id is not None:
+            entry["correlation_id"] = correlation_id
         for key, value in vars(record).items():
             if key in _RESERVED or key in _DROPPED or key.startswith("_"):
                 continue

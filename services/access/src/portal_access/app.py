@@ -54,6 +54,7 @@ from portal_kit.errors import json_error_handlers
 from portal_kit.metrics import Metrics
 from portal_kit.observability import configure_logging
 from portal_kit.ops import kafka_check, mongo_check, ops_routes
+from portal_kit.tracing import configure_tracing, kafka_middlewares
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ def signin_policy(settings: Settings) -> SigninPolicy:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings()
     configure_logging("access", settings.log_level)
+    configure_tracing("access")
     client = mongo_client(settings, connect=False)
     mongo = Mongo(client, settings.mongodb_database)
     broker = KafkaBroker(
@@ -88,6 +90,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         security=settings.kafka_security(),
         logger=log,
         client_id="access",
+        middlewares=kafka_middlewares(),
     )
 
     portal_repo = PortalRepository(mongo)

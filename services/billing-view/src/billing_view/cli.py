@@ -13,6 +13,7 @@ import sys
 from billing_view.settings import Settings
 from portal_kit.observability import configure_logging
 from portal_kit.serving import serve
+from portal_kit.tracing import configure_tracing
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     settings = Settings()
     configure_logging("billing-view", settings.log_level)
+    configure_tracing("billing-view")
     if args.command == "run":
         from billing_view.app import create_app
 

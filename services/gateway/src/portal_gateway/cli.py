@@ -8,6 +8,7 @@ from portal_gateway.app import create_app
 from portal_gateway.settings import Settings
 from portal_kit.observability import configure_logging
 from portal_kit.serving import serve
+from portal_kit.tracing import configure_tracing
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -17,6 +18,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command == "run":
         settings = Settings()
+        configure_tracing("gateway")
         app = create_app(settings)
         configure_logging("gateway", settings.log_level)
         serve(

@@ -18,6 +18,7 @@ from portal_kit.errors import json_error_handlers
 from portal_kit.metrics import Metrics
 from portal_kit.observability import configure_logging
 from portal_kit.ops import ReadinessCheck, kafka_check, mongo_check, ops_routes
+from portal_kit.tracing import configure_tracing, kafka_middlewares
 from portal_notifier.branding.repository import BrandingRepository
 from portal_notifier.branding.service import BrandingService
 from portal_notifier.consumer import (
@@ -53,6 +54,7 @@ def _all_of(*checks: ReadinessCheck) -> ReadinessCheck:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings()
     configure_logging("notifier", settings.log_level)
+    configure_tracing("notifier")
     mongo = mongo_client(settings.mongodb_uri, connect=False)
     db = mongo[settings.mongodb_database]
     broker = KafkaBroker(
@@ -60,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         acks="all",
         security=settings.kafka_security(),
         logger=logging.getLogger("portal_notifier.kafka"),
+        middlewares=kafka_middlewares(),
     )
     mongo_ready, kafka_ready = mongo_check(mongo), kafka_check(broker)
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from portal_contracts.codec import encode, headers_for, make_event
 from portal_contracts.registry import spec_for_model
+from portal_kit.tracing import correlation_id, trace_headers
 
 # The collections whose documents carry an outbox.
 PORTALS, CHALLENGES, SESSIONS = "portals", "challenges", "sessions"
@@ -30,15 +31,21 @@ class OutboxEntry:
 
 
 def outbox_entry(payload: BaseModel, *, tenant_id: str, bill_group_id: str) -> OutboxEntry:
-    """An envelope ready to publish: topic from the contracts registry, key = bill group id."""
-    event = make_event(payload, tenant_id=tenant_id, aggregate_id=bill_group_id)
+    """An envelope ready to publish: topic from the contracts registry, key = bill group id.
+
+    Made while a request or an event is handled: the envelope carries its correlation id, the
+    headers its trace context (when tracing is on), so that the relay's publish, however late
+    and in whichever replica, continues that trace."""
+    event = make_event(
+        payload, tenant_id=tenant_id, aggregate_id=bill_group_id, correlation_id=correlation_id()
+    )
     return OutboxEntry(
         event_id=str(event.event_id),
         type=event.type,
         topic=spec_for_model(type(payload)).topic.value,
         key=bill_group_id,
         body=encode(event).decode(),
-        headers=headers_for(event),
+        headers={**headers_for(event), **trace_headers()},
     )
 
 

@@ -8,6 +8,7 @@ from portal_access.outbox.models import OutboxEntry
 from portal_access.settings import Settings
 from portal_contracts.topics import TOPICS
 from portal_kit.metrics import count_publish, precreate_publishes
+from portal_kit.tracing import resumed
 
 
 class KafkaPublisher:
@@ -20,9 +21,11 @@ class KafkaPublisher:
     async def __call__(self, entry: OutboxEntry) -> None:
         topic = self._settings.topic(entry.topic)
         try:
-            await self._broker.publish(
-                entry.body.encode(), topic, key=entry.key.encode(), headers=dict(entry.headers)
-            )
+            # The publish span continues the trace of the request that owed the event.
+            with resumed(entry.headers):
+                await self._broker.publish(
+                    entry.body.encode(), topic, key=entry.key.encode(), headers=dict(entry.headers)
+                )
         except Exception:
             count_publish("access", topic, ok=False)
             raise

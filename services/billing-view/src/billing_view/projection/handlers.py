@@ -19,6 +19,7 @@ from billing_view.settings import Settings
 from portal_contracts.topics import ConsumerGroup, Topic
 from portal_kit.consumer import undecoded
 from portal_kit.deadletter import KafkaDeadLetter, SourceRecord
+from portal_kit.tracing import kafka_middlewares
 
 CONSUMED_TOPICS = (
     Topic.ENTITIES,
@@ -41,6 +42,7 @@ def build_broker(settings: Settings) -> KafkaBroker:
         security=settings.kafka_security(),
         logger=logging.getLogger("billing_view.faststream"),
         log_level=logging.DEBUG,
+        middlewares=kafka_middlewares(),
     )
 
 

@@ -22,6 +22,7 @@ from portal_gateway.clients.models import Session
 from portal_gateway.errors import PublishError
 from portal_gateway.settings import Settings
 from portal_kit.metrics import count_publish, precreate_publishes
+from portal_kit.tracing import kafka_middlewares
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class ChangePublisher:
             security=self.settings.kafka_security(),
             client_id="portal-gateway",
             request_timeout_ms=10_000,
+            middlewares=kafka_middlewares(),
         )
 
     async def start(self, wait_seconds: float = START_TIMEOUT_SECONDS) -> None:

@@ -11,6 +11,7 @@ from portal_contracts.envelope import Envelope
 from portal_contracts.portal import NotificationFailed, SigninRequested
 from portal_contracts.topics import Topic
 from portal_kit.deadletter import DeadLetter, SourceRecord
+from portal_kit.tracing import correlation_id
 from portal_notifier.delivery.domain import DeliveryFailedError
 from portal_notifier.delivery.models import Delivery, SigninEmail
 from portal_notifier.delivery.service import Clock, DeliveryService
@@ -70,6 +71,7 @@ class KafkaFailureReporter:
             ),
             tenant_id=request.tenant_id,
             aggregate_id=request.bill_group_id,
+            correlation_id=correlation_id(),
         )
         await self._broker.publish(
             encode(failed),

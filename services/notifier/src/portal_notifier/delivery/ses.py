@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -63,7 +64,10 @@ class SesClient:
 
     async def send(self, raw: bytes, *, sender: str, recipient: str) -> str:
         # boto3 is blocking; a thread keeps the consumer, retry worker and HTTP responsive.
-        call = partial(self.send_raw, raw, sender=sender, recipient=recipient)
+        # In the caller's context: the attempt's trace span and log fields go with the call.
+        call = partial(
+            contextvars.copy_context().run, self.send_raw, raw, sender=sender, recipient=recipient
+        )
         return await asyncio.get_running_loop().run_in_executor(self._threads, call)
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
+from portal_kit.tracing import processing
 from portal_notifier.delivery.models import Delivery
 from portal_notifier.delivery.service import DeliveryService, LookedUp, ref
 
@@ -45,8 +46,12 @@ class Dispatcher:
             await self.start(delivery, found)
 
     async def _run(self, delivery: Delivery, looked_up: LookedUp | None) -> None:
+        source = delivery.request.source
         try:
-            await self.service.attempt(delivery, looked_up)
+            # In the trace of the sign-in that asked for the email, whichever batch, replica
+            # or retry pass runs the attempt.
+            with processing(source.topic, source.headers, message_id=delivery.event_id):
+                await self.service.attempt(delivery, looked_up)
         except Exception:
             # MongoDB or Kafka failed mid-attempt: the lease lapses, the recovery pass retries.
             log.exception(
