@@ -110,7 +110,7 @@ async def test_bad_events_are_parked_and_the_rest_applied(
 
     metrics = (await client.get("/metrics")).text
     assert 'portal_dead_lettered_total{group="billing-view"' in metrics
-    assert "billing_view_events_applied_total" in metrics
+    assert "portal_billing_view_events_applied_total" in metrics
     ready = await client.get("/readyz")
     assert ready.json()["checks"] == {"mongodb": True, "kafka": True}
 
