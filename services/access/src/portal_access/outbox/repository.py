@@ -104,7 +104,8 @@ class OutboxRepository:
         for name in OUTBOX_COLLECTIONS:
             collection = self._mongo.collection(name)
             documents += await collection.count_documents({"has_outbox": True})
-            first_entry = {"outbox": {"$slice": 1}, "outbox.body": 1}
+            # Inclusion of one field keeps the other documents' fields out of the answer.
+            first_entry = {"has_outbox": 1, "outbox": {"$slice": 1}}
             cursor = collection.find({"has_outbox": True}, first_entry).limit(SWEEP_LIMIT)
             async for doc in cursor:
                 for entry in doc.get("outbox", [])[:1]:
