@@ -55,7 +55,10 @@ async def test_outbox_gauges_count_owing_documents_and_age_the_oldest_entry(
         {
             "_id": "c1",
             "has_outbox": True,
-            "outbox": [entry("e1", T0 + timedelta(seconds=30)), entry("e2", T0 + timedelta(seconds=60))],
+            "outbox": [
+                entry("e1", T0 + timedelta(seconds=30)),
+                entry("e2", T0 + timedelta(seconds=60)),
+            ],
         }
     )
     await sessions.insert_one({"_id": "s1", "has_outbox": True, "outbox": [entry("e3", T0)]})
