@@ -135,6 +135,7 @@ class Traced:
             default_span_details=_method_only,
             tracer_provider=_State.provider,
             exclude_spans=["receive", "send"],
+            server_request_hook=_scrub_served,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -243,21 +244,32 @@ class _RouteNamed:
         await self.app(scope, receive, named)
 
 
+def _scrub(span: Any) -> None:
+    """Keep only the origin of the URL attributes an instrumentation recorded."""
+    attributes = span.attributes or {}
+    for key in _PATH_KEYS:
+        if key in attributes:
+            span.set_attribute(key, _NOT_RECORDED)
+    for key in _URL_KEYS:
+        if key in attributes:
+            parts = urlsplit(str(attributes[key]))
+            span.set_attribute(key, f"{parts.scheme}://{parts.netloc}")
+
+
+def _scrub_served(span: trace.Span, scope: dict[str, Any]) -> None:
+    # The ASGI middleware sets its attributes again after the span started.
+    if span.is_recording():
+        _scrub(span)
+
+
 def _path_scrubber() -> SpanProcessor:
     from opentelemetry.sdk.trace import SpanProcessor
 
     class PathScrubber(SpanProcessor):
-        """Instrumentations record URLs as start attributes: keep only the origin."""
+        """Instrumentations record URLs as start attributes (httpx, botocore)."""
 
         def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
-            attributes = span.attributes or {}
-            for key in _PATH_KEYS:
-                if key in attributes:
-                    span.set_attribute(key, _NOT_RECORDED)
-            for key in _URL_KEYS:
-                if key in attributes:
-                    parts = urlsplit(str(attributes[key]))
-                    span.set_attribute(key, f"{parts.scheme}://{parts.netloc}")
+            _scrub(span)
 
         def on_end(self, span: ReadableSpan) -> None:
             return None

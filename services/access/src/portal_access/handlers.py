@@ -29,6 +29,7 @@ from portal_contracts.topics import ConsumerGroup, Topic, dead_letter_topic
 from portal_kit.consumer import ConsumerPolicy, HealthProbe, Outcome, undecoded
 from portal_kit.deadletter import KafkaDeadLetter, SourceRecord
 from portal_kit.metrics import precreate
+from portal_kit.tracing import handling_event
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class _State:
     tenant_id: str
     version: int
     state: BillGroupState
+    correlation_id: str | None
 
 
 def _state_of(record: SourceRecord) -> _State:
@@ -58,7 +60,9 @@ def _state_of(record: SourceRecord) -> _State:
         raise ContractError(f"unexpected event type {event.type!r} on this topic")
     if event.aggregate_version is None:
         raise ValueError("bill_group.state without aggregate_version")
-    return _State(record, event.tenant_id, event.aggregate_version, event.payload)
+    return _State(
+        record, event.tenant_id, event.aggregate_version, event.payload, event.correlation_id
+    )
 
 
 def consumer_policy(
@@ -104,7 +108,9 @@ def register(
                 PROJECTED.labels("dead_lettered").inc()
 
         async def apply(item: _State) -> None:
-            applied = await portals.apply_bill_group(item.tenant_id, item.version, item.state)
+            # The events this state causes (sessions ended) carry its correlation id on.
+            with handling_event(item.correlation_id):
+                applied = await portals.apply_bill_group(item.tenant_id, item.version, item.state)
             PROJECTED.labels("applied" if applied else "stale").inc()
 
         async def apply_all() -> None:

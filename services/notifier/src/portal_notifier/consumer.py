@@ -33,6 +33,7 @@ from portal_contracts.registry import EventType
 from portal_contracts.topics import ConsumerGroup, Topic, dead_letter_topic
 from portal_kit.consumer import ConsumerPolicy, HealthProbe, Sleep, undecoded
 from portal_kit.deadletter import DeadLetter, KafkaDeadLetter, SourceRecord
+from portal_kit.tracing import handling_event
 from portal_notifier.branding.handlers import on_bill_group_state, on_entity_state
 from portal_notifier.branding.service import BrandingService
 from portal_notifier.delivery.handlers import on_signins
@@ -118,9 +119,12 @@ class EventRouter:
             if event.type == EventType.SIGNIN_REQUESTED:
                 signins.append((cast("Envelope[SigninRequested]", event), record))
             elif event.type == EventType.ENTITY_STATE:
-                await on_entity_state(self._branding, cast("Envelope[EntityState]", event))
+                with handling_event(event.correlation_id):
+                    await on_entity_state(self._branding, cast("Envelope[EntityState]", event))
             elif event.type == EventType.BILL_GROUP_STATE:
-                await on_bill_group_state(self._branding, cast("Envelope[BillGroupState]", event))
+                with handling_event(event.correlation_id):
+                    state = cast("Envelope[BillGroupState]", event)
+                    await on_bill_group_state(self._branding, state)
         if signins:
             await on_signins(self._delivery, self._dispatcher, signins)
 
