@@ -41,8 +41,9 @@ _UNTRACED_URLS = "/healthz$,/readyz$,/metrics$"
 
 
 class _State:
+    configured = False
     enabled = False
-    provider: Any = None
+    provider: Any = None  # the SDK's TracerProvider once on (imported only then)
 
 
 def enabled_by(environ: Mapping[str, str]) -> bool:
@@ -63,14 +64,14 @@ def enabled_by(environ: Mapping[str, str]) -> bool:
     )
 
 
-def configure_tracing(service: str, environ: Mapping[str, str] | None = None) -> bool:
+def configure_tracing(service: str) -> bool:
     """Once per process, before brokers and clients are built; later calls change nothing.
     Returns whether tracing is on."""
-    if _State.provider is not None:
+    if _State.configured:
         return _State.enabled
-    env = os.environ if environ is None else environ
+    _State.configured = True
+    env = os.environ
     if not enabled_by(env):
-        _State.provider = False
         return False
     from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
@@ -97,10 +98,6 @@ def configure_tracing(service: str, environ: Mapping[str, str] | None = None) ->
     )
     _State.provider, _State.enabled = provider, True
     return True
-
-
-def is_enabled() -> bool:
-    return _State.enabled
 
 
 def kafka_middlewares() -> tuple[Any, ...]:
