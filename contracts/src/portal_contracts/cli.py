@@ -4,12 +4,21 @@ from the models and the topic registry; `check-schemas` fails when either drifts
 from __future__ import annotations
 
 import argparse
+from importlib.metadata import version
 
 from portal_contracts import asyncapi, schemas
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="portal-contracts")
+    # The contracts package depends on pydantic alone, so not on the kit's `describe_cli`.
+    parser = argparse.ArgumentParser(
+        prog="portal-contracts",
+        epilog="environment variables read:\n  (none)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version('portal-contracts')}"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser(
         "export-schemas",

@@ -33,6 +33,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from portal_kit.clihelp import describe_cli
 from portal_kit.observability import scrub
 from portal_kit.settings import CommonSettings
 
@@ -255,6 +256,7 @@ async def _main(args: argparse.Namespace, settings: CommonSettings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="portal-dlq", description=__doc__.split("\n\n")[0])
+    describe_cli(parser, "portal-kit", CommonSettings)
     commands = parser.add_subparsers(dest="command", required=True)
     inspect = commands.add_parser("inspect", help="print the dead letters (JSON lines)")
     redrive = commands.add_parser("redrive", help="republish a range to the original topic")

@@ -8,7 +8,9 @@ import sys
 import time
 from types import FrameType
 
+from portal_kit.clihelp import describe_cli
 from portal_localstack import configdoc
+from portal_localstack.paths import STACK_VARIABLES
 from portal_localstack.process import ServerDiedError
 from portal_localstack.stack import LocalStack, Ports, install
 
@@ -44,6 +46,7 @@ def _up(fresh: bool) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="portal-localstack")
+    describe_cli(parser, "portal-localstack", extra=STACK_VARIABLES)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("install", help="fetch the Kafka and mongo-java-server jars into .cache/")
     up = sub.add_parser("up", help="run Kafka, MongoDB (mongo-java-server) and moto until Ctrl-C")

@@ -26,7 +26,9 @@ from typing import IO, Any
 import httpx
 from cryptography.fernet import Fernet
 
+from portal_kit.clihelp import describe_cli
 from portal_localstack.aws import AWS_REGION, prepare_aws
+from portal_localstack.paths import SERVICE_PORT_VARIABLES, STACK_VARIABLES
 from portal_localstack.ports import free_port
 from portal_localstack.process import ManagedProcess, ServerDiedError, log_tail
 from portal_localstack.stack import LocalStack, Ports
@@ -383,6 +385,7 @@ def print_ready(ready: dict[str, Any], out: IO[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="portal-dev", description=__doc__)
+    describe_cli(parser, "portal-localstack", extra=(*STACK_VARIABLES, *SERVICE_PORT_VARIABLES))
     parser.add_argument("--name", default="dev", help="stack name (data under .cache/stack/NAME)")
     parser.add_argument("--fresh", action="store_true", help="start from empty data")
     parser.add_argument("--free-ports", action="store_true", help="pick free loopback ports")

@@ -5,6 +5,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# What the local stack's commands read from the environment (`--help` lists them).
+STACK_VARIABLES = (
+    "PORTAL_REPO_ROOT",
+    "PORTAL_CACHE_DIR",
+    "LOCAL_KAFKA_PORT",
+    "LOCAL_KAFKA_CONTROLLER_PORT",
+    "LOCAL_MONGODB_PORT",
+    "LOCAL_MOTO_PORT",
+)
+SERVICE_PORT_VARIABLES = ("GATEWAY_PORT", "ACCESS_PORT", "BILLING_VIEW_PORT", "NOTIFIER_PORT")
+
 
 def repo_root() -> Path:
     override = os.environ.get("PORTAL_REPO_ROOT")

@@ -19,6 +19,7 @@ from portal_access.backup import cli as backup_cli
 from portal_access.db import Mongo, mongo_client
 from portal_access.settings import Settings
 from portal_access.staff_links import cli as staff_cli
+from portal_kit.clihelp import TRACING, describe_cli
 from portal_kit.serving import serve
 
 
@@ -78,6 +79,7 @@ def _api_key(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="portal-access")
+    describe_cli(parser, "portal-access", Settings, extra=TRACING)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="serve the HTTP API, the consumer and the outbox relay")
     commands.add_parser("upgrade", help="move documents of the earlier layout (run once)")

@@ -11,6 +11,7 @@ import signal
 import sys
 
 from billing_view.settings import Settings
+from portal_kit.clihelp import TRACING, describe_cli
 from portal_kit.observability import configure_logging
 from portal_kit.serving import serve
 from portal_kit.tracing import configure_tracing
@@ -18,6 +19,7 @@ from portal_kit.tracing import configure_tracing
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="billing-view")
+    describe_cli(parser, "billing-view", Settings, extra=TRACING)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="serve the query API and consume the billing topics")
     replay = sub.add_parser(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from portal_gateway.app import create_app
-from portal_gateway.settings import Settings
+from portal_gateway.settings import Settings, StaffSettings
+from portal_kit.clihelp import TRACING, describe_cli
 from portal_kit.observability import configure_logging
 from portal_kit.serving import serve
 from portal_kit.tracing import configure_tracing
@@ -13,6 +14,7 @@ from portal_kit.tracing import configure_tracing
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="portal-gateway")
+    describe_cli(parser, "portal-gateway", Settings, StaffSettings, extra=TRACING)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="serve the portal on HTTP_HOST:HTTP_PORT")
     args = parser.parse_args(argv)

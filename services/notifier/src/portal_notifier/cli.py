@@ -8,6 +8,7 @@ import asyncio
 import json
 import sys
 
+from portal_kit.clihelp import TRACING, describe_cli
 from portal_kit.errors import NotFoundError, PortalError
 from portal_kit.observability import mask_email
 from portal_kit.serving import serve
@@ -20,6 +21,7 @@ from portal_notifier.suppressions.service import SuppressionService
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="portal-notifier")
+    describe_cli(parser, "portal-notifier", Settings, extra=TRACING)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="serve /healthz, /readyz, /metrics and consume events")
     suppression = commands.add_parser("suppression", help="manage the suppression list")

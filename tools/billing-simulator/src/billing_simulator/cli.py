@@ -12,6 +12,7 @@ from typing import Any
 from billing_simulator import scenario
 from billing_simulator.publish import Publisher, publish_new_invoice, upload
 from billing_simulator.settings import Settings
+from portal_kit.clihelp import describe_cli
 from portal_kit.observability import configure_logging
 
 SCENARIOS = {"demo": scenario.demo}
@@ -81,6 +82,7 @@ async def respond(settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="billing-simulator")
+    describe_cli(parser, "billing-simulator", Settings)
     sub = parser.add_subparsers(dest="command", required=True)
     p_seed = sub.add_parser("seed", help="publish a named scenario; prints its ids as JSON")
     p_seed.add_argument("--scenario", choices=sorted(SCENARIOS), default="demo")
