@@ -1,14 +1,29 @@
 """The gateway's calls to access and billing-view, counted by status class (or "error" when no
-answer came) and timed, below the client so that every call is measured."""
+answer came) and timed, below the client so that every call is measured; and its Kafka
+publishes by outcome."""
 
 from __future__ import annotations
+
+import socket
 
 import httpx
 import pytest
 
+from portal_contracts.billing import BillingProfile
+from portal_contracts.portal import BillingProfileChangeRequested
+from portal_gateway.clients.changes import ChangePublisher
 from portal_gateway.clients.http import MeteredTransport
+from portal_gateway.clients.models import Session
+from portal_gateway.errors import PublishError
 from portal_gateway.metrics import STATUS_CLASSES, UPSTREAMS
+from portal_gateway.settings import Settings
 from tests.support.metrics import scraped
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def handler(request: httpx.Request) -> httpx.Response:
@@ -53,3 +68,33 @@ async def test_calls_are_counted_by_status_class_and_timed() -> None:
     }
     now = scraped("portal_gateway_upstream_request_duration_seconds_count", upstream="billing-view")
     assert now == (timed or 0) + 5
+
+
+async def test_a_change_refused_while_kafka_is_away_counts_as_a_failed_publish() -> None:
+    publisher = ChangePublisher(Settings(kafka_bootstrap=f"127.0.0.1:{closed_port()}"))
+    topic = publisher.topic
+    labels = {"service": "gateway", "topic": topic}
+    failed_before = scraped("portal_kafka_published_total", **labels, outcome="error")
+    assert scraped("portal_kafka_published_total", **labels, outcome="ok") is not None
+    assert failed_before is not None
+    session = Session(
+        session_token="tok",
+        tenant_id="t1",
+        bill_group_id="bg1",
+        email="jane@acme.com",
+        read_only=False,
+        expires_at="2099-01-01T00:00:00Z",
+    )
+    change = BillingProfileChangeRequested(
+        change_id="chg_0123456789abcdef0123456789abcdef",
+        bill_group_id="bg1",
+        actor_email=session.email,
+        billing_profile=BillingProfile(po_number="PO-1"),
+    )
+    try:
+        with pytest.raises(PublishError):
+            await publisher.publish(session, change)
+    finally:
+        await publisher.stop()
+    failed = scraped("portal_kafka_published_total", **labels, outcome="error")
+    assert failed == failed_before + 1
