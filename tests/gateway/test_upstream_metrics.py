@@ -8,16 +8,18 @@ import socket
 
 import httpx
 import pytest
+from litestar.testing import TestClient
 
 from portal_contracts.billing import BillingProfile
 from portal_contracts.portal import BillingProfileChangeRequested
+from portal_gateway.app import create_app
 from portal_gateway.clients.changes import ChangePublisher
 from portal_gateway.clients.http import MeteredTransport
 from portal_gateway.clients.models import Session
 from portal_gateway.errors import PublishError
 from portal_gateway.metrics import STATUS_CLASSES, UPSTREAMS
 from portal_gateway.settings import Settings
-from tests.support.metrics import scraped
+from tests.support.metrics import samples, scraped
 
 
 def closed_port() -> int:
@@ -98,3 +100,26 @@ async def test_a_change_refused_while_kafka_is_away_counts_as_a_failed_publish()
         await publisher.stop()
     failed = scraped("portal_kafka_published_total", **labels, outcome="error")
     assert failed == failed_before + 1
+
+
+def test_the_gateway_counts_requests_by_route_template_and_its_failed_upstream_calls() -> None:
+    nowhere = f"http://127.0.0.1:{closed_port()}"
+    settings = Settings(
+        kafka_bootstrap=f"127.0.0.1:{closed_port()}",
+        access_url=nowhere,
+        billing_view_url=nowhere,
+        upstream_timeout_seconds=1,
+    )
+    key = "Zk3pQ9vLr2Xw8Yt5Nb7Mc1Hd4Jf6Gs0Aa2Ee9Uu3Ii"
+    access_errors = calls("access", "error")
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
+        client.get(f"/p/{key}")
+        text = client.get("/metrics").text
+    routes = {
+        dict(labels).get("route")
+        for (name, labels) in samples(text)
+        if name == "portal_http_requests_total" and ("service", "gateway") in labels
+    }
+    assert any(route and route.startswith("/p/{") for route in routes), routes
+    assert key not in text
+    assert calls("access", "error") > access_errors
