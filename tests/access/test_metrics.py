@@ -102,6 +102,9 @@ async def test_access_serves_http_build_and_lag_metrics(access: Access) -> None:
     for outcome in ("applied", "stale", "dead_lettered"):
         projected = "portal_access_bill_groups_projected_total"
         assert value(text, projected, outcome=outcome) is not None, outcome
+    for event_type in ("signin.requested", "portal.enabled", "access.revoked"):
+        relayed = value(text, "portal_access_outbox_relayed_total", type=event_type)
+        assert relayed is not None, event_type
     dead = value(text, "portal_dead_lettered_total", group="access", topic=bill_groups)
     assert dead == 0
     for topic in (Topic.PORTAL_ACCESS, Topic.PORTAL_SIGNIN):

@@ -11,6 +11,9 @@ from typing import Protocol
 from prometheus_client import Counter
 
 from portal_access.outbox.models import DocId, Hint, OutboxEntry, Owed
+from portal_contracts.registry import all_specs
+from portal_contracts.topics import TOPICS
+from portal_kit.metrics import precreate
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +21,11 @@ RELAYED = Counter(
     "portal_access_outbox_relayed_total", "Outbox events published to Kafka", ["type"]
 )
 RELAY_ERRORS = Counter("portal_access_outbox_relay_errors_total", "Failed outbox relay passes")
+# Every event type access publishes has its series from start.
+precreate(
+    RELAYED,
+    *sorted({(s.event_type.value,) for s in all_specs() if "access" in TOPICS[s.topic].producers}),
+)
 
 Publish = Callable[[OutboxEntry], Awaitable[None]]
 # (collection, document id): a document that this process just gave owed events.
