@@ -218,16 +218,18 @@ async def test_permanent_rejection_is_dead_lettered_and_reported_and_later_event
     settings = notifier_settings(
         stack, isolation, ses_senders={"tenant_bad": "billing@unverified.example"}
     )
-    bad = signin_event(rejected, tenant_id="tenant_bad", bill_group_id="bg_bad")
+    signin = signin_event(rejected, tenant_id="tenant_bad", bill_group_id="bg_bad")
+    # As access sends it: with the correlation id of the request that asked for the email.
+    bad = signin.event.model_copy(update={"correlation_id": f"{isolation.token}-request"})
     good = signin_event(after)
     async with running_notifier(settings), producer(stack) as broker:
-        await publish(broker, isolation, Topic.PORTAL_SIGNIN, bad.event)
+        await publish(broker, isolation, Topic.PORTAL_SIGNIN, bad)
         await publish(broker, isolation, Topic.PORTAL_SIGNIN, good.event)
         await wait_for_emails(stack, after)
         [dead] = await read_topic(stack, isolation.topic_prefix + "dlq.notifier", 1)
         [report] = await read_topic(stack, isolation.topic_prefix + Topic.PORTAL_NOTIFICATIONS, 1)
     assert emails_to(stack, rejected) == []
-    assert decode(dead.value).event_id == bad.event.event_id
+    assert decode(dead.value).event_id == bad.event_id
     headers = {k: v.decode() for k, v in dead.headers}
     assert headers["dlq.error.type"] == "DeliveryFailedError"
     assert "MessageRejected" in headers["dlq.error.message"]
@@ -236,9 +238,10 @@ async def test_permanent_rejection_is_dead_lettered_and_reported_and_later_event
     failed = decode(report.value)
     assert failed.type == "notification.failed"
     assert (failed.tenant_id, report.key) == ("tenant_bad", b"bg_bad")
-    assert failed.payload.source_event_id == str(bad.event.event_id)
+    assert failed.payload.source_event_id == str(bad.event_id)
     assert failed.payload.reason == "ses_rejected"
-    stored = await _delivery(mongo, isolation, bad.event)
+    assert failed.correlation_id == bad.correlation_id
+    stored = await _delivery(mongo, isolation, bad)
     assert stored["state"] == "failed"
 
 

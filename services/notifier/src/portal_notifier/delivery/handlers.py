@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from faststream.kafka import KafkaBroker
 
-from portal_contracts.codec import encode, headers_for, make_event
+from portal_contracts.codec import decode, encode, headers_for, make_event
 from portal_contracts.envelope import Envelope
 from portal_contracts.portal import NotificationFailed, SigninRequested
 from portal_contracts.topics import Topic
@@ -62,6 +62,8 @@ class KafkaFailureReporter:
     async def report(self, delivery: Delivery, error: DeliveryFailedError, attempts: int) -> None:
         request = delivery.request
         await self._dead_letter(request.source, error, attempts)
+        # The sign-in's correlation id, from the kept record: read only on this rare path.
+        cause = decode(request.source.value).correlation_id
         failed = make_event(
             NotificationFailed(
                 source_event_id=request.event_id,
@@ -71,7 +73,7 @@ class KafkaFailureReporter:
             ),
             tenant_id=request.tenant_id,
             aggregate_id=request.bill_group_id,
-            correlation_id=correlation_id(),
+            correlation_id=cause or correlation_id(),
         )
         await self._broker.publish(
             encode(failed),
