@@ -116,24 +116,24 @@ class PortalApi(Controller):
     path = API_PATH
     tags = ["portal"]
 
-    @get("/session", responses=READ_ERRORS)
+    @get("/session", summary="Who is signed in", responses=READ_ERRORS)
     async def whoami(self, session: Customer) -> SessionOut:
         """The signed-in customer: tenant, bill group, email, read-only (preview) flag."""
         return SessionOut.of(session)
 
-    @get("/overview", responses=READ_ERRORS)
+    @get("/overview", summary="Bill group, entity, summary, pending changes", responses=READ_ERRORS)
     async def overview(self, portal: Portal, session: Customer) -> Overview:
         return await portal.overview(session)
 
-    @get("/subscriptions", responses=READ_ERRORS)
+    @get("/subscriptions", summary="Subscriptions", responses=READ_ERRORS)
     async def subscriptions(self, portal: Portal, session: Customer) -> Subscriptions:
         return Subscriptions(items=await portal.subscriptions(session))
 
-    @get("/payment-methods", responses=READ_ERRORS)
+    @get("/payment-methods", summary="Payment methods", responses=READ_ERRORS)
     async def payment_methods(self, portal: Portal, session: Customer) -> PaymentMethods:
         return PaymentMethods(items=await portal.payment_methods(session))
 
-    @get("/invoices", responses=LIST_ERRORS)
+    @get("/invoices", summary="Invoices, newest first (paged)", responses=LIST_ERRORS)
     async def invoices(
         self,
         portal: Portal,
@@ -144,7 +144,7 @@ class PortalApi(Controller):
     ) -> InvoicePage:
         return await portal.invoices(session, status, cursor, limit)
 
-    @get("/invoices/{invoice_id:str}", responses=READ_ERRORS)
+    @get("/invoices/{invoice_id:str}", summary="One invoice with its lines", responses=READ_ERRORS)
     async def invoice(
         self,
         portal: Portal,
@@ -153,7 +153,12 @@ class PortalApi(Controller):
     ) -> Invoice:
         return await portal.invoice(session, invoice_id)
 
-    @get("/invoices/{invoice_id:str}/pdf", media_type="application/pdf", responses=READ_ERRORS)
+    @get(
+        "/invoices/{invoice_id:str}/pdf",
+        media_type="application/pdf",
+        summary="An invoice's PDF",
+        responses=READ_ERRORS,
+    )
     async def invoice_pdf(
         self,
         portal: Portal,
@@ -162,11 +167,11 @@ class PortalApi(Controller):
     ) -> Stream:
         return download(await portal.invoice_document(session, invoice_id))
 
-    @get("/activity", responses=READ_ERRORS)
+    @get("/activity", summary="The customer changes and what became of them", responses=READ_ERRORS)
     async def activity(self, portal: Portal, session: Customer) -> Activity:
         return Activity(items=await portal.activity(session))
 
-    @get("/changes/{change_id:str}", responses=READ_ERRORS)
+    @get("/changes/{change_id:str}", summary="One change and its status", responses=READ_ERRORS)
     async def change(
         self,
         portal: Portal,
@@ -175,7 +180,13 @@ class PortalApi(Controller):
     ) -> ActivityItem:
         return await portal.change(session, change_id)
 
-    @post("/billing-profile", status_code=202, responses=WRITE_ERRORS, security=WRITE_SECURITY)
+    @post(
+        "/billing-profile",
+        status_code=202,
+        summary="Change the billing profile",
+        responses=WRITE_ERRORS,
+        security=WRITE_SECURITY,
+    )
     async def change_billing_profile(
         self,
         portal: Portal,
@@ -186,7 +197,13 @@ class PortalApi(Controller):
         key = idempotency_key(idempotency, HEADER)
         return accepted(await portal.change_billing_profile(session, as_form(data), key))
 
-    @post("/contacts/{role:str}", status_code=202, responses=WRITE_ERRORS, security=WRITE_SECURITY)
+    @post(
+        "/contacts/{role:str}",
+        status_code=202,
+        summary="Change a contact",
+        responses=WRITE_ERRORS,
+        security=WRITE_SECURITY,
+    )
     async def change_contact(
         self,
         portal: Portal,
@@ -199,7 +216,11 @@ class PortalApi(Controller):
         return accepted(await portal.change_contact(session, role, as_form(data), key))
 
     @post(
-        "/default-payment-method", status_code=202, responses=WRITE_ERRORS, security=WRITE_SECURITY
+        "/default-payment-method",
+        status_code=202,
+        summary="Choose the default payment method",
+        responses=WRITE_ERRORS,
+        security=WRITE_SECURITY,
     )
     async def change_default_payment_method(
         self,
@@ -212,7 +233,13 @@ class PortalApi(Controller):
         method_id = data.payment_method_id
         return accepted(await portal.change_default_payment_method(session, method_id, key))
 
-    @post("/payment-methods", status_code=202, responses=WRITE_ERRORS, security=WRITE_SECURITY)
+    @post(
+        "/payment-methods",
+        status_code=202,
+        summary="Add a payment method",
+        responses=WRITE_ERRORS,
+        security=WRITE_SECURITY,
+    )
     async def add_payment_method(
         self,
         portal: Portal,
@@ -223,7 +250,13 @@ class PortalApi(Controller):
         key = idempotency_key(idempotency, HEADER)
         return accepted(await portal.add_payment_method(session, as_form(data), key=key))
 
-    @post("/signout", status_code=204, responses=SIGNOUT_ERRORS, security=WRITE_SECURITY)
+    @post(
+        "/signout",
+        status_code=204,
+        summary="End the session",
+        responses=SIGNOUT_ERRORS,
+        security=WRITE_SECURITY,
+    )
     async def signout(
         self,
         settings: NamedDependency[Settings],
