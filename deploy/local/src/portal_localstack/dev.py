@@ -28,6 +28,7 @@ from cryptography.fernet import Fernet
 
 from portal_kit.clihelp import describe_cli
 from portal_localstack.aws import AWS_REGION, prepare_aws
+from portal_localstack.devenv import NoStackError, export_lines
 from portal_localstack.paths import SERVICE_PORT_VARIABLES, STACK_VARIABLES
 from portal_localstack.ports import free_port
 from portal_localstack.process import ManagedProcess, ServerDiedError, log_tail
@@ -209,10 +210,12 @@ class DevPortal:
         prepare_aws(self.stack.endpoints.aws_endpoint_url)
         mark = self._phase("local stack ready", mark)
         env = self.service_env()
+        given: dict[str, dict[str, str]] = {}
         for name, argv, port in self._specs():
             service_env = dict(env)
             if port is not None:
                 service_env["HTTP_PORT"] = str(port)
+            given[name] = service_env
             process = ServiceProcess(name, argv, self.logs / f"{name}.log", service_env)
             process.start_with_console(self.console, self.colour)
             self.services.append(process)
@@ -242,6 +245,8 @@ class DevPortal:
             "internal_api_token": self.secrets.internal_api_token,
             "seal_key": self.secrets.seal_key,
             "logs": str(self.logs),
+            # What each process got: `portal-dev env` prints it for a service run by hand.
+            "service_env": given,
             "phases": self.phases,
             "ready_seconds": round(time.monotonic() - started, 1),
         }
@@ -390,7 +395,16 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="start from empty data")
     parser.add_argument("--free-ports", action="store_true", help="pick free loopback ports")
     parser.add_argument("--quiet", action="store_true", help="no combined console log view")
+    commands = parser.add_subparsers(dest="command")
+    env = commands.add_parser("env", help="print the environment the stack gave its services")
+    env.add_argument("--service", help="only this service (access, gateway, ...)")
     args = parser.parse_args()
+    if args.command == "env":
+        try:
+            sys.stdout.write(export_lines(args.name, args.service))
+        except NoStackError as exc:
+            raise SystemExit(f"portal-dev: {exc}") from exc
+        return
 
     stop = threading.Event()
 
