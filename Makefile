@@ -27,8 +27,10 @@ system:
 stack-install: sync
 	$(RUN) portal-localstack install
 
+# `make dev OBSERVABILITY=1` also runs Prometheus and Jaeger v2 (built from the Go module proxy
+# on first use, which takes minutes) and prints their URLs.
 dev: system sync
-	$(RUN) portal-dev
+	$(RUN) portal-dev $(if $(OBSERVABILITY),--observability)
 
 lint: sync
 	$(RUN) ruff check .

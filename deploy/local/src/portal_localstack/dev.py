@@ -29,6 +29,7 @@ from cryptography.fernet import Fernet
 from portal_kit.clihelp import describe_cli
 from portal_localstack.aws import AWS_REGION, prepare_aws
 from portal_localstack.devenv import NoStackError, export_lines
+from portal_localstack.observability import Observability
 from portal_localstack.paths import SERVICE_PORT_VARIABLES, STACK_VARIABLES
 from portal_localstack.ports import free_port
 from portal_localstack.process import ManagedProcess, ServerDiedError, log_tail
@@ -153,6 +154,7 @@ class DevPortal:
         *,
         fresh: bool,
         console: IO[str] | None,
+        observability: bool = False,
     ) -> None:
         self.stack = LocalStack(name, ports, fresh=fresh)
         self.ports = service_ports
@@ -162,6 +164,17 @@ class DevPortal:
         self.logs = self.stack.base / "logs"
         self.services: list[ServiceProcess] = []
         self.phases: dict[str, float] = {}
+        self.observability = (
+            Observability(self.stack.base, self._targets()) if observability else None
+        )
+
+    def _targets(self) -> dict[str, int]:
+        return {
+            "access": self.ports.access,
+            "billing-view": self.ports.billing_view,
+            "notifier": self.ports.notifier,
+            "gateway": self.ports.gateway,
+        }
 
     @property
     def gateway_url(self) -> str:
@@ -210,6 +223,10 @@ class DevPortal:
         prepare_aws(self.stack.endpoints.aws_endpoint_url)
         mark = self._phase("local stack ready", mark)
         env = self.service_env()
+        if self.observability is not None:
+            self.observability.start()
+            env.update(self.observability.service_env())
+            mark = self._phase("Prometheus and Jaeger ready", mark)
         given: dict[str, dict[str, str]] = {}
         for name, argv, port in self._specs():
             service_env = dict(env)
@@ -247,6 +264,7 @@ class DevPortal:
             "logs": str(self.logs),
             # What each process got: `portal-dev env` prints it for a service run by hand.
             "service_env": given,
+            "observability": self.observability.urls.__dict__ if self.observability else None,
             "phases": self.phases,
             "ready_seconds": round(time.monotonic() - started, 1),
         }
@@ -352,11 +370,15 @@ class DevPortal:
             self.stack.check_alive()
             for process in self.services:
                 process.check_alive()
+            if self.observability is not None:
+                self.observability.check_alive()
             stop.wait(0.5)
 
     def stop(self) -> None:
         for process in reversed(self.services):
             process.stop(timeout=30)
+        if self.observability is not None:
+            self.observability.stop()
         self.stack.stop()
 
 
@@ -379,6 +401,9 @@ def print_ready(ready: dict[str, Any], out: IO[str]) -> None:
         lines.append(f"    - {bg['name']} [{bg['contract_status']}]")
         lines.append(f"        {bg['portal_url']}")
         lines.append(f"        sign in as: {bg['sign_in_as']}")
+    if ready.get("observability"):
+        lines.append(f"  Prometheus:     {ready['observability']['prometheus']}")
+        lines.append(f"  Jaeger UI:      {ready['observability']['jaeger']}")
     lines += [
         f"  Logs:           {ready['logs']}/<service>.log",
         "Ctrl-C stops everything.",
@@ -395,6 +420,11 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="start from empty data")
     parser.add_argument("--free-ports", action="store_true", help="pick free loopback ports")
     parser.add_argument("--quiet", action="store_true", help="no combined console log view")
+    parser.add_argument(
+        "--observability",
+        action="store_true",
+        help="also run Prometheus and Jaeger v2 (built from the Go module proxy on first use)",
+    )
     commands = parser.add_subparsers(dest="command")
     env = commands.add_parser("env", help="print the environment the stack gave its services")
     env.add_argument("--service", help="only this service (access, gateway, ...)")
@@ -418,7 +448,14 @@ def main() -> None:
     else:
         ports, service_ports = Ports.from_env(), ServicePorts.from_env()
     console = None if args.quiet else sys.stdout
-    portal = DevPortal(args.name, ports, service_ports, fresh=args.fresh, console=console)
+    portal = DevPortal(
+        args.name,
+        ports,
+        service_ports,
+        fresh=args.fresh,
+        console=console,
+        observability=args.observability,
+    )
     code = 0
     try:
         ready = portal.start()
@@ -427,7 +464,7 @@ def main() -> None:
     except ServerDiedError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         code = 1
-    except (TimeoutError, RuntimeError, httpx.HTTPError) as exc:
+    except (TimeoutError, RuntimeError, httpx.HTTPError) as exc:  # GoToolError is a RuntimeError
         print(f"error: {exc}", file=sys.stderr, flush=True)
         code = 1
     finally:
