@@ -258,3 +258,21 @@ def test_one_signin_is_one_trace_from_gateway_to_ses(
         gateway.stop()
         for process in processes:
             process.stop()
+
+
+def test_with_tracing_off_access_logs_the_gateway_requests_trace_id(portal: DevPortal) -> None:
+    """The shared portal runs untraced: the gateway still hands its request's trace id on, so
+    a user's `x-request-id` finds access's lines of the same request."""
+    bill_group = active_bill_group(portal, 2)
+    answer = httpx.get(bill_group["portal_url"], timeout=30)
+    assert answer.status_code == 200
+    trace_id = answer.headers["x-request-id"]
+
+    async def access_logged_it() -> bool:
+        return any(
+            json.loads(line).get("trace_id") == trace_id
+            for line in portal.log("access", 2000).splitlines()
+            if line.startswith("{")
+        )
+
+    asyncio.run(eventually(access_logged_it, within=10, what=f"access line with {trace_id}"))

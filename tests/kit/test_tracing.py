@@ -16,12 +16,13 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from portal_kit import tracing
-from portal_kit.access_log import TRACE_HEADER, AccessLog
+from portal_kit.access_log import TRACE_HEADER, AccessLog, trace_id_of
 from portal_kit.observability import CORRELATION_ID, TRACE_ID
 from portal_kit.tracing import (
     correlation_id,
     current_trace_id,
     enabled_by,
+    forwarded_traceparent,
     handling_event,
     kafka_middlewares,
     processing,
@@ -81,6 +82,18 @@ def test_correlation_id_is_the_causing_events_else_the_requests() -> None:
         TRACE_ID.reset(token)
 
 
+def test_off_the_request_trace_id_still_reaches_the_next_service() -> None:
+    assert forwarded_traceparent() is None
+    token = TRACE_ID.set("b" * 32)
+    try:
+        traceparent = forwarded_traceparent()
+        assert traceparent is not None
+        # What the called service's access log takes as its trace id.
+        assert trace_id_of(traceparent) == "b" * 32
+    finally:
+        TRACE_ID.reset(token)
+
+
 @pytest.fixture
 def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
     """Tracing on for one test, with a provider of its own (the process-wide one stays
@@ -127,6 +140,8 @@ def test_a_stored_context_is_continued_by_the_publish_and_the_processing(
         stored = trace_headers()
         request_trace = request.get_span_context().trace_id
     assert set(stored) >= {"traceparent"}
+    # On, the httpx instrumentation sends the span's context instead.
+    assert forwarded_traceparent() is None
     # Later, in the relay's task: the publish is part of the request's trace.
     with resumed(stored), tracer.start_as_current_span("portal.signin publish") as publish:
         assert publish.get_span_context().trace_id == request_trace

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -151,6 +152,16 @@ def correlation_id() -> str | None:
     """For an event about to be made: the causing event's correlation id, else the trace of
     the request or message being handled."""
     return CORRELATION_ID.get() or current_trace_id() or TRACE_ID.get()
+
+
+def forwarded_traceparent() -> str | None:
+    """With tracing off, a `traceparent` (not sampled) carrying the request's trace id to the
+    service called next, so that its log lines and the events it makes share the id. None when
+    tracing is on (the httpx instrumentation sends the span's) or outside a request."""
+    if _State.enabled:
+        return None
+    trace_id = TRACE_ID.get()
+    return None if trace_id is None else f"00-{trace_id}-{secrets.token_hex(8)}-00"
 
 
 def trace_headers() -> dict[str, str]:

@@ -13,6 +13,7 @@ from portal_gateway.clients.models import Refusal
 from portal_gateway.clients.pool import pooled_transport
 from portal_gateway.errors import UpstreamError
 from portal_gateway.metrics import UPSTREAM_REQUESTS, UPSTREAM_SECONDS, status_class
+from portal_kit.tracing import forwarded_traceparent
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -67,7 +68,15 @@ def internal_http(
         headers={"Authorization": f"Bearer {token}"} if token else None,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
         transport=MeteredTransport(pool, upstream),
+        event_hooks={"request": [forward_trace]},
     )
+
+
+async def forward_trace(request: httpx.Request) -> None:
+    """Access and billing-view log the call under the gateway request's trace id."""
+    traceparent = forwarded_traceparent()
+    if traceparent is not None:
+        request.headers["traceparent"] = traceparent
 
 
 async def call(
