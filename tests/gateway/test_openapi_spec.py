@@ -4,6 +4,7 @@ against the live portal)."""
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,3 +168,16 @@ def test_admin_edge_relays_an_encoded_control_character_as_sent(client: TestClie
     answer = client.get("/api/admin/v1/bill-groups/a%07%C3%9D/portal")
     assert answer.status_code == 503
     assert answer.json()["error"] == "unavailable"
+
+
+@pytest.mark.parametrize("api", ["portal", "admin"])
+def test_every_documented_path_answers_trace_with_405_and_allow(
+    client: TestClient,  # type: ignore[type-arg]
+    api: str,
+) -> None:
+    for path, item in _document(client, api)["paths"].items():
+        concrete = re.sub(r"\{[^}]+\}", "x", path)
+        answer = client.request("TRACE", concrete)
+        assert answer.status_code == 405, path
+        allowed = {m.strip().lower() for m in answer.headers["allow"].split(",")}
+        assert set(item) <= allowed, path
