@@ -4,7 +4,8 @@ every event carries and every log line names.
 Off unless `OTEL_TRACES_EXPORTER` names an exporter (`otlp` or `console`) or an OTLP endpoint
 is set (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), and always off
 with `OTEL_SDK_DISABLED=true`. Off, nothing is instrumented and the helpers below return what
-they were given (or nothing) after one flag test: no work on a request or a message.
+they were given (or nothing) after one flag test; only the request's own trace id is handed
+to the services the gateway calls (`forwarded_traceparent`), one header per call.
 
 On, one process-wide provider (resource from `OTEL_SERVICE_NAME` / `OTEL_RESOURCE_ATTRIBUTES`,
 else the service's name; sampler `OTEL_TRACES_SAMPLER`; batching `OTEL_BSP_*`; OTLP/HTTP
