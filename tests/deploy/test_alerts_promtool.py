@@ -16,6 +16,9 @@ from portal_localstack.gotools import PROMTOOL, GoToolError, ensure
 from tests.deploy.conftest import K8S, OVERLAYS
 
 UNIT_TESTS = K8S / "components" / "monitoring" / "tests"
+# `portal-localstack install` (make test) builds promtool beforehand; a first build inside
+# the session (pytest run alone on a fresh clone) takes minutes under load.
+pytestmark = pytest.mark.timeout(1800)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import time
 from types import FrameType
 
 from portal_kit.clihelp import describe_cli
-from portal_localstack import configdoc
+from portal_localstack import configdoc, gotools
 from portal_localstack.paths import STACK_VARIABLES
 from portal_localstack.process import ServerDiedError
 from portal_localstack.stack import LocalStack, Ports, install
@@ -44,11 +44,22 @@ def _up(fresh: bool) -> int:
     return 0
 
 
+def _install_promtool() -> None:
+    """Built here rather than inside a test: the first build takes minutes, longer than one
+    test may run. Without Go the alert rule tests skip and say why."""
+    try:
+        print(f"promtool: {gotools.ensure(gotools.PROMTOOL)}", flush=True)
+    except gotools.GoToolError as exc:
+        print(f"warning: {exc}", file=sys.stderr, flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="portal-localstack")
     describe_cli(parser, "portal-localstack", extra=STACK_VARIABLES)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("install", help="fetch the Kafka and mongo-java-server jars into .cache/")
+    sub.add_parser(
+        "install", help="fetch the Kafka and mongo-java-server jars, build promtool, into .cache/"
+    )
     up = sub.add_parser("up", help="run Kafka, MongoDB (mongo-java-server) and moto until Ctrl-C")
     up.add_argument("--fresh", action="store_true", help="start from empty data directories")
     doc = sub.add_parser("config-doc", help="print (or --write) the README's config reference")
@@ -56,6 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.command == "install":
         install()
+        _install_promtool()
     elif args.command == "config-doc":
         if args.write:
             configdoc.write()
