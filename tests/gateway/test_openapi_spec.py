@@ -133,6 +133,10 @@ def test_docs_page_is_self_hosted_redoc(client: TestClient, api: str) -> None:  
     assert csp["script-src"] == "'self'"
     assert csp["worker-src"] == "blob:"
     assert csp["frame-ancestors"] == "'none'"
+    # Only the CSP is the page's own: every other security header is still added.
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["referrer-policy"] == "no-referrer"
     bundle = client.get(REDOC_JS)
     assert bundle.status_code == 200
     assert bundle.headers["content-type"].startswith("text/javascript")
