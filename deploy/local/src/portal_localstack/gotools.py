@@ -22,6 +22,9 @@ class GoTool:
     name: str
     package: str
     version: str
+    # A module whose go.mod has replace directives cannot be `go install`ed at a version: it
+    # is built as a tool dependency of a scratch module instead (its replaces then ignored).
+    as_tool: bool = False
 
     def path(self) -> Path:
         return cache_dir() / "go" / f"{self.name}-{self.version}" / self.name
@@ -33,7 +36,8 @@ PROMTOOL = GoTool("promtool", "github.com/prometheus/prometheus/cmd/promtool", P
 PROMETHEUS = GoTool(
     "prometheus", "github.com/prometheus/prometheus/cmd/prometheus", PROMETHEUS_VERSION
 )
-JAEGER = GoTool("jaeger", "github.com/jaegertracing/jaeger/cmd/jaeger", "v1.76.0")
+# Jaeger's Go module v1.76.0 is the release whose cmd/jaeger is the v2 binary.
+JAEGER = GoTool("jaeger", "github.com/jaegertracing/jaeger/cmd/jaeger", "v1.76.0", as_tool=True)
 TOOLS = {tool.name: tool for tool in (PROMTOOL, PROMETHEUS, JAEGER)}
 
 
@@ -50,17 +54,28 @@ def ensure(tool: GoTool, timeout: float = 1800.0) -> Path:
         raise GoToolError(f"{tool.name} is not in {target.parent} and `go` is not on the PATH")
     target.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "GOBIN": str(target.parent), "GOFLAGS": "-mod=mod -buildvcs=false"}
+    if tool.as_tool:
+        scratch = target.parent / "module"
+        scratch.mkdir(exist_ok=True)
+        if not (scratch / "go.mod").exists():
+            _go(tool, [go, "mod", "init", f"local/{tool.name}"], env, scratch, timeout)
+        _go(tool, [go, "get", "-tool", f"{tool.package}@{tool.version}"], env, scratch, timeout)
+        _go(tool, [go, "build", "-o", str(target), tool.package], env, scratch, timeout)
+    else:
+        _go(tool, [go, "install", f"{tool.package}@{tool.version}"], env, None, timeout)
+    if not target.exists():
+        raise GoToolError(f"building {tool.name} left no {target}")
+    return target
+
+
+def _go(
+    tool: GoTool, argv: list[str], env: dict[str, str], cwd: Path | None, timeout: float
+) -> None:
     try:
         result = subprocess.run(  # noqa: S603 - argv is built here from the pinned table
-            [go, "install", f"{tool.package}@{tool.version}"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
+            argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
         )
     except subprocess.TimeoutExpired as exc:
         raise GoToolError(f"building {tool.name} took longer than {timeout:.0f}s") from exc
-    if result.returncode != 0 or not target.exists():
-        raise GoToolError(f"go install {tool.package}@{tool.version} failed:\n{result.stderr}")
-    return target
+    if result.returncode != 0:
+        raise GoToolError(f"{' '.join(argv[1:])} failed for {tool.name}:\n{result.stderr}")
