@@ -4,6 +4,8 @@ stored with work (an outbox entry, a Kafka record) is continued where the work i
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -17,7 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from portal_kit import tracing
 from portal_kit.access_log import TRACE_HEADER, AccessLog, trace_id_of
-from portal_kit.observability import CORRELATION_ID, TRACE_ID
+from portal_kit.observability import CORRELATION_ID, TRACE_ID, JsonFormatter
 from portal_kit.tracing import (
     correlation_id,
     current_trace_id,
@@ -80,6 +82,25 @@ def test_correlation_id_is_the_causing_events_else_the_requests() -> None:
         assert CORRELATION_ID.get() is None
     finally:
         TRACE_ID.reset(token)
+
+
+def test_consume_log_lines_name_the_event_and_an_uncorrelated_event_starts_its_own() -> None:
+    formatter = JsonFormatter("test")
+
+    def line() -> dict[str, str]:
+        formatted: dict[str, str] = json.loads(
+            formatter.format(logging.makeLogRecord({"msg": "applied"}))
+        )
+        return formatted
+
+    with handling_event(None, "evt-1"):
+        first = line()
+        assert correlation_id() == "evt-1"
+    with handling_event("chg-9", "evt-2"):
+        second = line()
+    assert (first["event_id"], first["correlation_id"]) == ("evt-1", "evt-1")
+    assert (second["event_id"], second["correlation_id"]) == ("evt-2", "chg-9")
+    assert "event_id" not in line()
 
 
 def test_off_the_request_trace_id_still_reaches_the_next_service() -> None:

@@ -14,6 +14,7 @@ from portal_kit.redaction import REDACTED, is_secret_key, mask_email, redact, sc
 
 __all__ = [
     "CORRELATION_ID",
+    "EVENT_ID",
     "TRACE_ID",
     "JsonFormatter",
     "configure_logging",
@@ -26,6 +27,8 @@ TRACE_ID: ContextVar[str | None] = ContextVar("trace_id", default=None)
 # The correlation id of the event being handled (portal_kit.tracing.handling_event): events
 # it causes carry it on.
 CORRELATION_ID: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+# The id of the event being handled: every log line a consumer writes for it names it.
+EVENT_ID: ContextVar[str | None] = ContextVar("event_id", default=None)
 
 _RESERVED = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 # uvicorn's copy of its message with terminal colours: noise in a JSON line.
@@ -66,6 +69,9 @@ class JsonFormatter(logging.Formatter):
         correlation_id = CORRELATION_ID.get()
         if correlation_id is not None:
             entry["correlation_id"] = correlation_id
+        event_id = EVENT_ID.get()
+        if event_id is not None:
+            entry["event_id"] = event_id
         for key, value in vars(record).items():
             if key in _RESERVED or key in _DROPPED or key.startswith("_"):
                 continue

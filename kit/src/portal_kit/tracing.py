@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 
-from portal_kit.observability import CORRELATION_ID, TRACE_ID
+from portal_kit.observability import CORRELATION_ID, EVENT_ID, TRACE_ID
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -218,15 +218,18 @@ def processing(
 
 
 @contextlib.contextmanager
-def handling_event(correlation_id: str | None) -> Iterator[None]:
-    """While a consumer handles one event: events it causes carry `correlation_id` on, and log
-    lines name it, with the event's trace (when tracing is on) as their trace id."""
-    correlation = CORRELATION_ID.set(correlation_id)
+def handling_event(correlation_id: str | None, event_id: str | None = None) -> Iterator[None]:
+    """While a consumer handles one event: log lines name the event and its correlation id,
+    with the event's trace (when tracing is on) as their trace id, and events it causes carry
+    the correlation id on — an event that came without one starts one: its own id."""
+    correlation = CORRELATION_ID.set(correlation_id or event_id)
+    event = EVENT_ID.set(event_id)
     trace_id = TRACE_ID.set(current_trace_id() or TRACE_ID.get())
     try:
         yield
     finally:
         TRACE_ID.reset(trace_id)
+        EVENT_ID.reset(event)
         CORRELATION_ID.reset(correlation)
 
 

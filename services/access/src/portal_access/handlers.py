@@ -52,6 +52,7 @@ class _State:
     version: int
     state: BillGroupState
     correlation_id: str | None
+    event_id: str
 
 
 def _state_of(record: SourceRecord) -> _State:
@@ -61,7 +62,12 @@ def _state_of(record: SourceRecord) -> _State:
     if event.aggregate_version is None:
         raise ValueError("bill_group.state without aggregate_version")
     return _State(
-        record, event.tenant_id, event.aggregate_version, event.payload, event.correlation_id
+        record,
+        event.tenant_id,
+        event.aggregate_version,
+        event.payload,
+        event.correlation_id,
+        str(event.event_id),
     )
 
 
@@ -109,7 +115,7 @@ def register(
 
         async def apply(item: _State) -> None:
             # The events this state causes (sessions ended) carry its correlation id on.
-            with handling_event(item.correlation_id):
+            with handling_event(item.correlation_id, item.event_id):
                 applied = await portals.apply_bill_group(item.tenant_id, item.version, item.state)
             PROJECTED.labels("applied" if applied else "stale").inc()
 

@@ -119,10 +119,10 @@ class EventRouter:
             if event.type == EventType.SIGNIN_REQUESTED:
                 signins.append((cast("Envelope[SigninRequested]", event), record))
             elif event.type == EventType.ENTITY_STATE:
-                with handling_event(event.correlation_id):
+                with handling_event(event.correlation_id, str(event.event_id)):
                     await on_entity_state(self._branding, cast("Envelope[EntityState]", event))
             elif event.type == EventType.BILL_GROUP_STATE:
-                with handling_event(event.correlation_id):
+                with handling_event(event.correlation_id, str(event.event_id)):
                     state = cast("Envelope[BillGroupState]", event)
                     await on_bill_group_state(self._branding, state)
         if signins:

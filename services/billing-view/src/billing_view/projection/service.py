@@ -33,6 +33,7 @@ from portal_contracts.envelope import Envelope
 from portal_contracts.topics import ConsumerGroup
 from portal_kit.consumer import Backoff, ConsumerPolicy, HealthProbe
 from portal_kit.deadletter import DeadLetter, SourceRecord
+from portal_kit.tracing import handling_event
 
 # Retrying cannot make these valid: the policy dead-letters them at once.
 INVALID: tuple[type[BaseException], ...] = (ContractError, InvalidEventError)
@@ -91,7 +92,9 @@ class Projector:
         if states:
             await self._apply_states(states)
         for item in others:
-            await self._policy.handle(item.record, functools.partial(self._apply_other, item.event))
+            with handling_event(item.event.correlation_id, str(item.event.event_id)):
+                apply = functools.partial(self._apply_other, item.event)
+                await self._policy.handle(item.record, apply)
         if records:
             metrics.APPLY_SECONDS.observe(time.perf_counter() - started)
             now = datetime.now(UTC)

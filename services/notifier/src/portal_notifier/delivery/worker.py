@@ -9,11 +9,21 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
-from portal_kit.tracing import processing
+from portal_contracts.codec import ContractError, decode
+from portal_kit.tracing import handling_event, processing
 from portal_notifier.delivery.models import Delivery
 from portal_notifier.delivery.service import DeliveryService, LookedUp, ref
 
 log = logging.getLogger(__name__)
+
+
+def _correlation_of(value: bytes) -> str | None:
+    """The sign-in's correlation id, from the record kept with the delivery (it was valid
+    when it was recorded)."""
+    try:
+        return decode(value).correlation_id
+    except ContractError:
+        return None
 
 
 class Dispatcher:
@@ -50,7 +60,10 @@ class Dispatcher:
         try:
             # In the trace of the sign-in that asked for the email, whichever batch, replica
             # or retry pass runs the attempt.
-            with processing(source.topic, source.headers, message_id=delivery.event_id):
+            with (
+                processing(source.topic, source.headers, message_id=delivery.event_id),
+                handling_event(_correlation_of(source.value), delivery.event_id),
+            ):
                 await self.service.attempt(delivery, looked_up)
         except Exception:
             # MongoDB or Kafka failed mid-attempt: the lease lapses, the recovery pass retries.
