@@ -116,6 +116,16 @@ def test_every_operation_documents_its_errors(client: TestClient, api: str) -> N
     }
 
 
+def test_the_invoice_document_is_typed_as_a_named_binary(client: TestClient) -> None:  # type: ignore[type-arg]
+    document = _document(client, "portal")
+    answer = document["paths"]["/api/portal/v1/invoices/{invoice_id}/pdf"]["get"]["responses"]
+    assert answer["200"]["content"]["application/pdf"]["schema"] == {
+        "type": "string",
+        "format": "binary",
+    }
+    assert "Content-Disposition" in answer["200"]["headers"]
+
+
 def test_admin_mutations_document_the_idempotency_key(client: TestClient) -> None:  # type: ignore[type-arg]
     for _, method, operation in _operations(_document(client, "admin")):
         names = {p["name"] for p in operation.get("parameters", [])}

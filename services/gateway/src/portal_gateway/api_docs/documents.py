@@ -75,7 +75,22 @@ def portal_document(schema: dict[str, Any]) -> dict[str, Any]:
         for operation in item.values():
             # Litestar documents a `Response[None]` as a JSON null; a 204 has no body at all.
             operation["responses"].get("204", {}).pop("content", None)
+            _type_downloads(operation["responses"].get("200", {}))
     return with_retry_after(document)
+
+
+def _type_downloads(answer: dict[str, Any]) -> None:
+    """Litestar documents a streamed file as any schema: it is the document's bytes, named
+    by `Content-Disposition` (what a client saves it as)."""
+    pdf = answer.get("content", {}).get("application/pdf")
+    if pdf is None:
+        return
+    pdf["schema"] = {"type": "string", "format": "binary"}
+    answer["description"] = "The invoice document (PDF), as upstream stored it."
+    answer.setdefault("headers", {})["Content-Disposition"] = {
+        "description": '`attachment; filename="<invoice number>.pdf"`',
+        "schema": {"type": "string"},
+    }
 
 
 def _edge_error(description: str) -> dict[str, Any]:
