@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from portal_kit.observability import JsonFormatter, scrub
+from portal_kit.observability import JsonFormatter, mask_email, scrub
 
 Placement = Callable[[object], logging.LogRecord]
 
@@ -223,6 +223,9 @@ def encodings(email: str) -> list[str]:
 def test_emails_never_reach_the_line_in_any_encoding(
     email: str, encoding: int, place: Placement
 ) -> None:
+    # A local part of mask characters (`*@a.ad`, `j***@x.io`) reads the same masked: what
+    # is left of it in the line is the mask, not the address.
+    assume(email.lower() not in mask_email(email).lower())
     written = encodings(email)[encoding]
     text = line(place(written)).lower()
     for form in {email, quote(email, safe=""), quote_plus(email), written}:
