@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import Gauge
 
+from portal_kit.background import BackgroundTask
 from portal_kit.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -51,19 +52,13 @@ class ConsumerLag:
         self.group = group
         self._topics = tuple(topics)
         self._interval = interval_seconds
-        self._task: asyncio.Task[None] | None = None
+        self._background = BackgroundTask(f"consumer-lag-{group}", self._run)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name=f"consumer-lag-{self.group}")
+        self._background.start()
 
     async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        await self._background.stop()
 
     async def sample_once(self) -> None:
         """One sample with clients of its own (tests, tools); the task keeps its clients."""

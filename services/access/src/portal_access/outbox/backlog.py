@@ -5,7 +5,6 @@ its oldest entry keep growing."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,6 +13,7 @@ from typing import Protocol
 from prometheus_client import Gauge
 
 from portal_access.outbox.models import Backlog
+from portal_kit.background import BackgroundTask
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class BacklogGauges:
         self._outbox = outbox
         self._interval = interval_seconds
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
+        self._background = BackgroundTask("outbox-backlog-gauges", self._run)
 
     async def sample_once(self) -> None:
         backlog = await self._outbox.backlog()
@@ -47,16 +47,10 @@ class BacklogGauges:
         OLDEST_AGE.set(max(0.0, age))
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="outbox-backlog-gauges")
+        self._background.start()
 
     async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        await self._background.stop()
 
     async def _run(self) -> None:
         while True:

@@ -13,6 +13,7 @@ from prometheus_client import Counter
 from portal_access.outbox.models import DocId, Hint, OutboxEntry, Owed
 from portal_contracts.registry import all_specs
 from portal_contracts.topics import TOPICS
+from portal_kit.background import BackgroundTask
 from portal_kit.metrics import precreate
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ class Relay:
         self._sweep = sweep_seconds
         self._hints: list[Hint] = []
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._background = BackgroundTask("outbox-relay", self._run)
 
     def wake(self, collection: str, doc_id: DocId) -> None:
         self._hints.append(Hint(collection, doc_id))
@@ -76,15 +77,10 @@ class Relay:
         return published
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        self._background.start()
 
     async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        await self._background.stop()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
