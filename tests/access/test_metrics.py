@@ -18,8 +18,7 @@ from portal_access.outbox.repository import OutboxRepository
 from portal_contracts.topics import ConsumerGroup, Topic
 from portal_localstack.testing import Isolation
 from tests.access.conftest import Access
-from tests.support.metrics import scraped, value
-from tests.support.waiting import eventually
+from tests.support.metrics import scraped, served_metrics, value
 
 pytestmark = pytest.mark.integration
 
@@ -76,28 +75,10 @@ async def test_outbox_gauges_count_owing_documents_and_age_the_oldest_entry(
 
 
 async def test_access_serves_http_build_and_lag_metrics(access: Access) -> None:
-    assert (await access.client.get("/healthz")).status_code == 200
     settings = access.settings
     group = settings.topic_prefix + ConsumerGroup.ACCESS
     bill_groups = settings.topic(Topic.BILL_GROUPS)
-
-    async def lag_sampled() -> bool:
-        text = (await access.client.get("/metrics")).text
-        stamp = "portal_consumer_lag_sampled_timestamp_seconds"
-        return value(text, stamp, group=group) is not None
-
-    await eventually(lag_sampled, what="access's consumer lag sampled from the broker")
-    text = (await access.client.get("/metrics")).text
-    healthz = value(
-        text,
-        "portal_http_requests_total",
-        service="access",
-        method="GET",
-        route="/healthz",
-        status_code="200",
-    )
-    assert healthz is not None
-    assert healthz >= 1
+    text = await served_metrics(access.client, service="access", group=group)
     assert value(text, "portal_consumer_lag", group=group, topic=bill_groups, partition="0") == 0
     for outcome in ("applied", "stale", "dead_lettered"):
         projected = "portal_access_bill_groups_projected_total"
@@ -116,5 +97,3 @@ async def test_access_serves_http_build_and_lag_metrics(access: Access) -> None:
             outcome="error",
         )
         assert failed == 0, topic
-    infos = [line for line in text.splitlines() if line.startswith("portal_build_info{")]
-    assert any('service="access"' in line and line.endswith(" 1.0") for line in infos)

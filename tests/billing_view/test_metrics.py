@@ -10,8 +10,7 @@ from billing_view.app import create_app
 from billing_view.projection.handlers import consumed_topics
 from billing_view.settings import Settings
 from portal_localstack.testing import Isolation, StackHandle
-from tests.support.metrics import value
-from tests.support.waiting import eventually
+from tests.support.metrics import served_metrics, value
 
 pytestmark = pytest.mark.integration
 
@@ -27,27 +26,7 @@ async def test_billing_view_serves_http_build_and_lag_metrics(
     )
     group = settings.consumer_group
     async with AsyncTestClient(create_app(settings)) as client:
-        assert (await client.get("/healthz")).status_code == 200
-
-        async def lag_sampled() -> bool:
-            text = (await client.get("/metrics")).text
-            stamp = "portal_consumer_lag_sampled_timestamp_seconds"
-            return value(text, stamp, group=group) is not None
-
-        await eventually(lag_sampled, what="billing-view's consumer lag sampled from the broker")
-        text = (await client.get("/metrics")).text
+        text = await served_metrics(client, service="billing-view", group=group)
     for topic in consumed_topics(settings):
         assert value(text, "portal_consumer_lag", group=group, topic=topic, partition="0") == 0
         assert value(text, "portal_dead_lettered_total", group="billing-view", topic=topic) == 0
-    healthz = value(
-        text,
-        "portal_http_requests_total",
-        service="billing-view",
-        method="GET",
-        route="/healthz",
-        status_code="200",
-    )
-    assert healthz is not None
-    assert healthz >= 1
-    infos = [line for line in text.splitlines() if line.startswith("portal_build_info{")]
-    assert any('service="billing-view"' in line and line.endswith(" 1.0") for line in infos)

@@ -11,8 +11,7 @@ from portal_localstack.testing import Isolation, StackHandle
 from portal_notifier.consumer import consumed_topics
 from portal_notifier.delivery.domain import Reason
 from tests.notifier.conftest import notifier_settings, running_notifier
-from tests.support.metrics import scraped, value
-from tests.support.waiting import eventually
+from tests.support.metrics import scraped, served_metrics, value
 
 
 def test_every_failure_reason_has_a_series_before_any_failure() -> None:
@@ -28,27 +27,7 @@ async def test_the_running_notifier_serves_http_build_and_lag_metrics(
     settings = notifier_settings(stack, isolation)
     group = settings.consumer_group
     async with running_notifier(settings) as client:
-        assert (await client.get("/healthz")).status_code == 200
-
-        async def lag_sampled() -> bool:
-            text = (await client.get("/metrics")).text
-            stamp = "portal_consumer_lag_sampled_timestamp_seconds"
-            return value(text, stamp, group=group) is not None
-
-        await eventually(lag_sampled, what="the notifier's consumer lag sampled from the broker")
-        text = (await client.get("/metrics")).text
+        text = await served_metrics(client, service="notifier", group=group)
     for topic in consumed_topics(settings):
         assert value(text, "portal_consumer_lag", group=group, topic=topic, partition="0") == 0
         assert value(text, "portal_dead_lettered_total", group="notifier", topic=topic) == 0
-    healthz = value(
-        text,
-        "portal_http_requests_total",
-        service="notifier",
-        method="GET",
-        route="/healthz",
-        status_code="200",
-    )
-    assert healthz is not None
-    assert healthz >= 1
-    infos = [line for line in text.splitlines() if line.startswith("portal_build_info{")]
-    assert any('service="notifier"' in line and line.endswith(" 1.0") for line in infos)
