@@ -169,3 +169,16 @@ async def test_a_dead_letter_keeps_the_record_and_its_headers_and_says_why() -> 
     assert headers["dlq.error.type"] == "ValueError"
     assert headers["dlq.source.offset"] == "41"
     assert headers["dlq.source.partition"] == "3"
+
+
+async def test_a_retried_message_is_named_by_its_partition_and_offset(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """It may not decode to an event at all: the record's place is what an on-call can find."""
+    fakes = Fakes()
+    _, apply = failing([RuntimeError("bug")])
+    with caplog.at_level("WARNING", logger="portal_kit.consumer"):
+        assert await policy(fakes).handle(RECORD, apply) is Outcome.APPLIED
+    (retried,) = [r for r in caplog.records if r.getMessage() == "message failed; retrying"]
+    named = {k: vars(retried).get(k) for k in ("topic", "partition", "offset")}
+    assert named == {"topic": "t", "partition": 0, "offset": 7}

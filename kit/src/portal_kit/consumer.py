@@ -135,7 +135,14 @@ class ConsumerPolicy:
                     RETRIED.labels(self.group).inc()
                     log.warning(
                         "message failed; retrying",
-                        extra={"group": self.group, "attempt": failures, "topic": record.topic},
+                        extra={
+                            "group": self.group,
+                            "attempt": failures,
+                            "topic": record.topic,
+                            # The record itself: it may not even decode to an event id.
+                            "partition": record.partition,
+                            "offset": record.offset,
+                        },
                         exc_info=True,
                     )
                     await self._sleep(self._backoff.delay(failures))
