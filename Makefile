@@ -44,8 +44,11 @@ typecheck: sync
 schemas: sync
 	$(RUN) portal-contracts export-schemas
 
+# Two workers, each with its own local stack and portal (their session fixtures): the
+# suites wait on real servers far more than they compute, so two cores do twice the work.
+# A module stays on one worker (`loadfile`): module fixtures are started once.
 test: system stack-install lint typecheck
-	$(RUN) pytest
+	$(RUN) pytest -n 2 --dist loadfile
 
 clean-stack:
 	rm -rf $(CACHE)/stack

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Litestar, get, post
+from litestar.params import Body
 from litestar.testing import AsyncTestClient
 from pydantic import BaseModel
 
@@ -14,7 +17,7 @@ from portal_kit.errors import (
 )
 
 
-class Body(BaseModel):
+class Thing(BaseModel):
     name: str
 
 
@@ -34,7 +37,7 @@ async def limited() -> None:
 
 
 @post("/things")
-async def things(data: Body) -> Body:
+async def things(data: Annotated[Thing, Body()]) -> Thing:
     return data
 
 
