@@ -11,6 +11,8 @@ from urllib.parse import unquote
 
 from pydantic import BaseModel
 
+from portal_contracts.billing import BillingProfile
+from portal_contracts.portal import BillingProfileChangeRequested
 from portal_gateway.clients.http import RefusedError
 from portal_gateway.clients.models import (
     AccountPortals,
@@ -41,6 +43,8 @@ from portal_gateway.portal.models import (
     Subscription,
     Summary,
 )
+from portal_gateway.settings import Settings
+from portal_localstack.ports import free_port
 
 NOT_FOUND = "We could not find that."
 
@@ -407,3 +411,24 @@ class FakeAccess:
 
 
 TODAY = date(2026, 11, 26)
+
+
+def offline_settings() -> Settings:
+    """A gateway whose neighbours are nowhere: access, billing-view and Kafka on loopback ports
+    nothing listens on (every call fails fast, as when they are away)."""
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    return Settings(
+        kafka_bootstrap=f"127.0.0.1:{free_port()}",
+        access_url=nowhere,
+        billing_view_url=nowhere,
+        upstream_timeout_seconds=1,
+    )
+
+
+def profile_change(of: Session) -> BillingProfileChangeRequested:
+    return BillingProfileChangeRequested(
+        change_id="chg_0123456789abcdef0123456789abcdef",
+        bill_group_id=of.bill_group_id,
+        actor_email=of.email,
+        billing_profile=BillingProfile(po_number="PO-1"),
+    )

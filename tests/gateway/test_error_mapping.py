@@ -3,31 +3,18 @@ elsewhere. The app runs in-process with every dependency unreachable: no servers
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
 from litestar.testing import TestClient
 
 from portal_gateway.app import create_app
-from portal_gateway.settings import Settings
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.gateway.fakes import offline_settings
 
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:  # type: ignore[type-arg]
-    nowhere = f"http://127.0.0.1:{closed_port()}"
-    settings = Settings(
-        kafka_bootstrap=f"127.0.0.1:{closed_port()}",
-        access_url=nowhere,
-        billing_view_url=nowhere,
-        upstream_timeout_seconds=1,
-    )
+    settings = offline_settings()
     with TestClient(create_app(settings), base_url="http://127.0.0.1") as test_client:
         yield test_client
 

@@ -5,7 +5,6 @@ against the live portal)."""
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,26 +18,14 @@ from portal_access.settings import Settings as AccessSettings
 from portal_gateway.api_docs.documents import ADMIN_DOCUMENT
 from portal_gateway.api_docs.routes import REDOC_JS
 from portal_gateway.app import HERE, create_app
-from portal_gateway.settings import Settings
+from tests.gateway.fakes import offline_settings
 
 ERROR_REF = "#/components/schemas/ErrorBody"
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:  # type: ignore[type-arg]
-    nowhere = f"http://127.0.0.1:{closed_port()}"
-    settings = Settings(
-        kafka_bootstrap=f"127.0.0.1:{closed_port()}",
-        access_url=nowhere,
-        billing_view_url=nowhere,
-        upstream_timeout_seconds=1,
-    )
+    settings = offline_settings()
     with TestClient(create_app(settings), base_url="http://127.0.0.1") as test_client:
         yield test_client
 

@@ -1,40 +1,19 @@
 """A change Kafka does not acknowledge is an error for the caller, never a silent loss."""
 
 import asyncio
-import socket
 
 import pytest
 
-from portal_contracts.billing import BillingProfile
-from portal_contracts.portal import BillingProfileChangeRequested
 from portal_gateway.clients.changes import ChangePublisher
-from portal_gateway.clients.models import Session
 from portal_gateway.errors import PublishError
-from portal_gateway.settings import Settings
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.gateway import fakes
+from tests.gateway.fakes import offline_settings, profile_change
 
 
 def test_unreachable_kafka_raises_publish_error() -> None:
-    publisher = ChangePublisher(Settings(kafka_bootstrap=f"127.0.0.1:{closed_port()}"))
-    session = Session(
-        session_token="tok",
-        tenant_id="t1",
-        bill_group_id="bg1",
-        email="jane@acme.com",
-        read_only=False,
-        expires_at="2099-01-01T00:00:00Z",
-    )
-    change = BillingProfileChangeRequested(
-        change_id="chg_0123456789abcdef0123456789abcdef",
-        bill_group_id="bg1",
-        actor_email=session.email,
-        billing_profile=BillingProfile(po_number="PO-1"),
-    )
+    publisher = ChangePublisher(offline_settings())
+    session = fakes.session()
+    change = profile_change(session)
 
     async def publish() -> None:
         try:

@@ -4,28 +4,18 @@ publishes by outcome."""
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 import pytest
 from litestar.testing import TestClient
 
-from portal_contracts.billing import BillingProfile
-from portal_contracts.portal import BillingProfileChangeRequested
 from portal_gateway.app import create_app
 from portal_gateway.clients.changes import ChangePublisher
 from portal_gateway.clients.http import MeteredTransport
-from portal_gateway.clients.models import Session
 from portal_gateway.errors import PublishError
 from portal_gateway.metrics import STATUS_CLASSES, UPSTREAMS
-from portal_gateway.settings import Settings
+from tests.gateway import fakes
+from tests.gateway.fakes import offline_settings, profile_change
 from tests.support.metrics import samples, scraped
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def handler(request: httpx.Request) -> httpx.Response:
@@ -73,26 +63,14 @@ async def test_calls_are_counted_by_status_class_and_timed() -> None:
 
 
 async def test_a_change_refused_while_kafka_is_away_counts_as_a_failed_publish() -> None:
-    publisher = ChangePublisher(Settings(kafka_bootstrap=f"127.0.0.1:{closed_port()}"))
+    publisher = ChangePublisher(offline_settings())
     topic = publisher.topic
     labels = {"service": "gateway", "topic": topic}
     failed_before = scraped("portal_kafka_published_total", **labels, outcome="error")
     assert scraped("portal_kafka_published_total", **labels, outcome="ok") is not None
     assert failed_before is not None
-    session = Session(
-        session_token="tok",
-        tenant_id="t1",
-        bill_group_id="bg1",
-        email="jane@acme.com",
-        read_only=False,
-        expires_at="2099-01-01T00:00:00Z",
-    )
-    change = BillingProfileChangeRequested(
-        change_id="chg_0123456789abcdef0123456789abcdef",
-        bill_group_id="bg1",
-        actor_email=session.email,
-        billing_profile=BillingProfile(po_number="PO-1"),
-    )
+    session = fakes.session()
+    change = profile_change(session)
     try:
         with pytest.raises(PublishError):
             await publisher.publish(session, change)
@@ -103,13 +81,7 @@ async def test_a_change_refused_while_kafka_is_away_counts_as_a_failed_publish()
 
 
 def test_the_gateway_counts_requests_by_route_template_and_its_failed_upstream_calls() -> None:
-    nowhere = f"http://127.0.0.1:{closed_port()}"
-    settings = Settings(
-        kafka_bootstrap=f"127.0.0.1:{closed_port()}",
-        access_url=nowhere,
-        billing_view_url=nowhere,
-        upstream_timeout_seconds=1,
-    )
+    settings = offline_settings()
     key = "Zk3pQ9vLr2Xw8Yt5Nb7Mc1Hd4Jf6Gs0Aa2Ee9Uu3Ii"
     access_errors = calls("access", "error")
     with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
