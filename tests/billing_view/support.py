@@ -9,10 +9,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from billing_view.app import projector_for
 from billing_view.projection.service import INVALID, Projector
+from billing_view.settings import Settings
 from portal_contracts.codec import encode
 from portal_contracts.envelope import Envelope
 from portal_kit.consumer import Backoff, ConsumerPolicy
 from portal_kit.deadletter import SourceRecord
+from portal_localstack.testing import Isolation, StackHandle
 
 
 def records(events: list[Envelope[Any]]) -> list[SourceRecord]:
@@ -58,3 +60,15 @@ def tenant_view(snapshot: dict[str, dict[str, dict[str, Any]]], tenant: str) -> 
             if doc.get("tenant_id") == tenant
         }
     return view
+
+
+def stack_settings(stack: StackHandle, isolation: Isolation) -> Settings:
+    """billing-view on the session's stack, in this test's topics and database, retrying a
+    failing record without waiting (dead-letter tests need not sit through backoff)."""
+    return Settings(
+        kafka_bootstrap=stack.endpoints.kafka_bootstrap,
+        mongodb_uri=stack.endpoints.mongodb_uri,
+        mongodb_database=isolation.database("billing-view"),
+        topic_prefix=isolation.topic_prefix,
+        retry_base_seconds=0.01,
+    )

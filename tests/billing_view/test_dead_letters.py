@@ -18,6 +18,7 @@ from billing_view.settings import Settings
 from portal_contracts.codec import encode
 from portal_contracts.topics import ConsumerGroup, Topic, dead_letter_topic
 from portal_localstack.testing import Isolation, StackHandle
+from tests.billing_view.support import stack_settings
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -27,13 +28,7 @@ pytestmark = pytest.mark.integration
 async def running(
     stack: StackHandle, isolation: Isolation, topics: list[str]
 ) -> AsyncIterator[tuple[Settings, AsyncTestClient[Any]]]:
-    settings = Settings(
-        kafka_bootstrap=stack.endpoints.kafka_bootstrap,
-        mongodb_uri=stack.endpoints.mongodb_uri,
-        mongodb_database=isolation.database("billing-view"),
-        topic_prefix=isolation.topic_prefix,
-        retry_base_seconds=0.01,
-    )
+    settings = stack_settings(stack, isolation)
     async with AsyncTestClient(create_app(settings)) as client:
         yield settings, client
 

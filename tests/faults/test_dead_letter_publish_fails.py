@@ -24,6 +24,7 @@ from portal_contracts.envelope import Envelope
 from portal_contracts.topics import ConsumerGroup, Topic
 from portal_kit.deadletter import KafkaDeadLetter, SourceRecord
 from portal_localstack.testing import Isolation, StackHandle
+from tests.billing_view.support import stack_settings
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -48,13 +49,7 @@ class FailingDeadLetter:
 
 @pytest.fixture
 async def settings(stack: StackHandle, isolation: Isolation, topics: list[str]) -> Settings:
-    return Settings(
-        kafka_bootstrap=stack.endpoints.kafka_bootstrap,
-        mongodb_uri=stack.endpoints.mongodb_uri,
-        mongodb_database=isolation.database("billing-view"),
-        topic_prefix=isolation.topic_prefix,
-        retry_base_seconds=0.01,
-    )
+    return stack_settings(stack, isolation)
 
 
 @pytest.fixture

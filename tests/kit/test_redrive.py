@@ -22,6 +22,7 @@ from billing_view.settings import Settings
 from portal_contracts.topics import Topic
 from portal_kit.redrive import partitions
 from portal_localstack.testing import Isolation, StackHandle
+from tests.billing_view.support import stack_settings
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -33,13 +34,7 @@ ORIGINAL_HEADERS = [("traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067
 
 @pytest.fixture
 def settings(stack: StackHandle, isolation: Isolation, topics: list[str]) -> Settings:
-    return Settings(
-        kafka_bootstrap=stack.endpoints.kafka_bootstrap,
-        mongodb_uri=stack.endpoints.mongodb_uri,
-        mongodb_database=isolation.database("billing-view"),
-        topic_prefix=isolation.topic_prefix,
-        retry_base_seconds=0.01,
-    )
+    return stack_settings(stack, isolation)
 
 
 @pytest.fixture
